@@ -1,0 +1,1 @@
+"""base-tf: Bayesian meta-Architecture SEarch (BASE) in TensorFlow and Keras."""

@@ -1,0 +1,46 @@
+#!/usr/bin/env bash
+# Installs whatever base-tf needs that this machine lacks, then returns.
+# Idempotent: a second run only checks. Used by ./run.sh, ./test.sh and CI.
+#
+#   Bazel 4.2.3      apt-get install bazel-bootstrap bazel-bootstrap-data
+#   Python packages  .venv/ from requirements-dev.txt (reinstalled when it or
+#                    requirements.txt changes)
+#   real datasets    CIFAR-10, MNIST, Fashion-MNIST prepared for TFDS from
+#                    ../shared/data when that folder is beside the checkout
+#                    (offline; about 2 minutes the first time)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+say() { echo "[setup] $*"; }
+
+as_root() {
+  if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
+}
+
+if ! command -v bazel >/dev/null 2>&1; then
+  say "installing Bazel (bazel-bootstrap)"
+  as_root apt-get update -q
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
+    bazel-bootstrap bazel-bootstrap-data
+fi
+
+if [[ ! -x .venv/bin/python ]]; then
+  say "creating .venv"
+  python3 -m venv .venv
+fi
+stamp=.venv/.requirements.sha256
+wanted=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
+  say "installing Python packages into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+  echo "$wanted" >"$stamp"
+fi
+
+data_dir=${TFDS_DATA_DIR:-$HOME/tensorflow_datasets}
+prepare=../shared/data/prepare_tfds.py
+if [[ -f $prepare ]]; then
+  say "preparing the shared datasets in $data_dir (skipped when done)"
+  .venv/bin/python "$prepare" --out "$data_dir" >/dev/null
+else
+  say "no ../shared/data: tests that need real datasets will be skipped"
+fi
