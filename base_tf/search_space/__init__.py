@@ -1,0 +1,58 @@
+"""Cell search spaces as data: candidate ops, spaces, genotypes.
+
+* `operations`: every candidate op as a Keras layer; `OPS[name](channels,
+  stride, affine)` builds one.
+* `darts`, `nas_bench_201`: the two spaces and their genotype types.
+* `space`: `SearchSpace`, the view a supernet iterates over (`space.edges`,
+  `space.ops`), and the registry `get_space(name)`.
+* `genotypes`: published architectures and `genotype_from_json`.
+"""
+
+from base_tf.search_space.darts import DartsGenotype, reduction_cells
+from base_tf.search_space.genotypes import (
+    CIFAR_TUNED,
+    DARTS_V2,
+    IMAGENET_TUNED,
+    PUBLISHED,
+    genotype_from_json,
+)
+from base_tf.search_space.genotypes import get as get_genotype
+from base_tf.search_space.nas_bench_201 import NasBench201Genotype
+from base_tf.search_space.operations import (
+    OPS,
+    Conv1x7Conv7x1,
+    DilConv,
+    FactorizedReduce,
+    Identity,
+    Pooling,
+    ReLUConvBN,
+    SepConv,
+    Zero,
+    make_op,
+)
+from base_tf.search_space.space import SPACES, SearchSpace, get_space
+
+__all__ = [
+    "CIFAR_TUNED",
+    "DARTS_V2",
+    "IMAGENET_TUNED",
+    "OPS",
+    "PUBLISHED",
+    "SPACES",
+    "Conv1x7Conv7x1",
+    "DartsGenotype",
+    "DilConv",
+    "FactorizedReduce",
+    "Identity",
+    "NasBench201Genotype",
+    "Pooling",
+    "ReLUConvBN",
+    "SearchSpace",
+    "SepConv",
+    "Zero",
+    "genotype_from_json",
+    "get_genotype",
+    "get_space",
+    "make_op",
+    "reduction_cells",
+]

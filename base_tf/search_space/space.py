@@ -1,0 +1,170 @@
+"""`SearchSpace`: what a supernet needs to know about a cell search space.
+
+A search space is data: its candidate ops (names in
+`operations.OPS`), its cell types, and the edges of a cell's DAG. A
+supernet builds one mixed op for each (cell type, edge) out of `ops`, and
+reads a genotype of `genotype_type` off per-edge op probabilities.
+
+The order of `edges` and `ops` is the layout of the architecture
+parameters: row e is edge `edges[e]`, column o is op `ops[o]`. Both orders
+are fixed (each space's module documents its own) and must not change, or
+saved architecture parameters would be misread.
+"""
+
+import dataclasses
+
+from base_tf.search_space import darts, nas_bench_201, operations
+
+
+@dataclasses.dataclass(frozen=True)
+class SearchSpace:
+    """A cell search space, as data.
+
+    Args:
+        name: the space's registry name, e.g. "darts".
+        ops: the candidate ops of every edge, names in `operations.OPS`,
+            in the architecture parameters' column order.
+        cell_types: the searched cell types, e.g. ("normal", "reduce").
+        edges: a cell's edges as (from, to) node pairs, in the
+            architecture parameters' row order: sorted by target node,
+            then source node. Every cell type has the same edges.
+        num_input_nodes: how many nodes (0..num_input_nodes - 1) are the
+            cell's inputs; every other node receives at least one edge.
+        genotype_type: the class of this space's discrete architectures.
+
+    Raises:
+        ValueError: a field is malformed; the message says which and why.
+    """
+
+    name: str
+    ops: tuple
+    cell_types: tuple
+    edges: tuple
+    num_input_nodes: int
+    genotype_type: type
+
+    def __post_init__(self):
+        where = f"SearchSpace {self.name!r}"
+        ops = tuple(self.ops)
+        unknown = [op for op in ops if op not in operations.OPS]
+        if not ops or unknown:
+            raise ValueError(
+                f"{where}: ops must be names from operations.OPS; unknown: "
+                f"{unknown or 'no ops given'}; known: "
+                f"{', '.join(operations.OPS)}."
+            )
+        if len(set(ops)) != len(ops):
+            raise ValueError(f"{where}: ops has duplicates: {ops}.")
+        cell_types = tuple(self.cell_types)
+        if not cell_types or len(set(cell_types)) != len(cell_types):
+            raise ValueError(
+                f"{where}: cell_types must be distinct and non-empty; got "
+                f"{cell_types}."
+            )
+        edges = tuple(tuple(edge) for edge in self.edges)
+        for edge in edges:
+            if len(edge) != 2 or not 0 <= edge[0] < edge[1]:
+                raise ValueError(
+                    f"{where}: edge {edge} must be (from, to) with "
+                    "0 <= from < to."
+                )
+            if edge[1] < self.num_input_nodes:
+                raise ValueError(
+                    f"{where}: edge {edge} goes into input node {edge[1]}."
+                )
+        if list(edges) != sorted(set(edges), key=lambda e: (e[1], e[0])):
+            raise ValueError(
+                f"{where}: edges must be distinct and sorted by target, "
+                f"then source node; got {edges}."
+            )
+        targets = {to for _, to in edges}
+        if not edges or targets != set(
+            range(self.num_input_nodes, max(targets) + 1)
+        ):
+            raise ValueError(
+                f"{where}: every node after the {self.num_input_nodes} "
+                f"input nodes needs an incoming edge; got {edges}."
+            )
+        object.__setattr__(self, "ops", ops)
+        object.__setattr__(self, "cell_types", cell_types)
+        object.__setattr__(self, "edges", edges)
+
+    @property
+    def num_ops(self):
+        """The number of candidate ops of an edge."""
+        return len(self.ops)
+
+    @property
+    def num_edges(self):
+        """The number of edges of a cell."""
+        return len(self.edges)
+
+    @property
+    def num_nodes(self):
+        """The number of nodes of a cell, input nodes included."""
+        return self.edges[-1][1] + 1
+
+    @property
+    def computed_nodes(self):
+        """The nodes that sum their incoming edges, in order."""
+        return tuple(range(self.num_input_nodes, self.num_nodes))
+
+    def edges_into(self, node):
+        """The indices into `edges` of the edges that end at `node`.
+
+        Args:
+            node: a computed node (see `computed_nodes`).
+
+        Returns:
+            A tuple of edge indices, by source node.
+
+        Raises:
+            ValueError: `node` is not a computed node.
+        """
+        if node not in self.computed_nodes:
+            raise ValueError(
+                f"SearchSpace {self.name!r}: node {node!r} is not a computed "
+                f"node; they are {self.computed_nodes}."
+            )
+        return tuple(e for e, (_, to) in enumerate(self.edges) if to == node)
+
+
+DARTS = SearchSpace(
+    name=darts.SPACE_NAME,
+    ops=darts.PRIMITIVES,
+    cell_types=darts.CELL_TYPES,
+    edges=darts.EDGES,
+    num_input_nodes=darts.NUM_INPUT_NODES,
+    genotype_type=darts.DartsGenotype,
+)
+
+NAS_BENCH_201 = SearchSpace(
+    name=nas_bench_201.SPACE_NAME,
+    ops=nas_bench_201.PRIMITIVES,
+    cell_types=nas_bench_201.CELL_TYPES,
+    edges=nas_bench_201.EDGES,
+    num_input_nodes=nas_bench_201.NUM_INPUT_NODES,
+    genotype_type=nas_bench_201.NasBench201Genotype,
+)
+
+SPACES = {space.name: space for space in (DARTS, NAS_BENCH_201)}
+
+
+def get_space(name):
+    """The registered search space `name`.
+
+    Args:
+        name: "darts" or "nas_bench_201".
+
+    Returns:
+        A `SearchSpace`.
+
+    Raises:
+        ValueError: `name` is not a registered space.
+    """
+    try:
+        return SPACES[name]
+    except (KeyError, TypeError):
+        raise ValueError(
+            f"Unknown search space {name!r}; known spaces: {', '.join(SPACES)}."
+        ) from None
