@@ -18,7 +18,10 @@ def count(testlogs):
         for case in ET.parse(xml).getroot().iter("testcase"):
             if case.get("name") == "test_session":
                 continue  # tf.test.TestCase's deprecated helper, never a test
-            if case.find("failure") is not None or case.find("error") is not None:
+            if (
+                case.find("failure") is not None
+                or case.find("error") is not None
+            ):
                 failed += 1
             elif case.find("skipped") is not None or case.get("result") in (
                 "suppressed",
