@@ -1,0 +1,152 @@
+"""The fused mixed node equals the op-by-op sum of the Keras op layers."""
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from base_tf import search_space
+from base_tf.search_space import operations
+from base_tf.supernet import mixed_op
+from base_tf.supernet.parameters import ParameterLayout
+
+C = 4
+
+
+def _edge_block(kernel, j, width):
+    """Output-channel block j of a grouped kernel `[..., G * width]`."""
+    return kernel[..., j * width : (j + 1) * width]
+
+
+def _reference_node(node, params, states, z, space):
+    """sum_e sum_o z[e, o] * op_o(x_e), each op a Keras layer of `operations`
+    with the fused node's weights copied in, BN in training mode."""
+    total = 0.0
+    for group in node.groups:
+        num_dw = len(group.sep) + len(group.dil)
+        m = len(group.edges)
+        for j, (e, i) in enumerate(
+            zip(group.edges, group.sources, strict=True)
+        ):
+            x = states[i]
+            for o, name in enumerate(space.ops):
+                if name == "none":
+                    continue
+                layer = operations.OPS[name](C, group.stride, False)
+                layer.build(x.shape)
+                kind = mixed_op.op_kind(name)
+                if kind.family == "sep":
+                    p = [q for q, _ in group.sep].index(o)
+                    dw1 = params[group.w[f"dw1_{o}"]]
+                    dw2 = params[group.w[f"dw2_{o}"]]
+                    layer.depthwise_1.kernel.assign(
+                        _edge_block(dw1[..., 0], j, C)[..., None]
+                    )
+                    layer.pointwise_1.kernel.assign(
+                        _edge_block(params[group.w["pw1"]], p * m + j, C)
+                    )
+                    layer.depthwise_2.kernel.assign(
+                        _edge_block(dw2[..., 0], j, C)[..., None]
+                    )
+                    layer.pointwise_2.kernel.assign(
+                        _edge_block(params[group.w["pw2"]], p * m + j, C)
+                    )
+                elif kind.family == "dil":
+                    p = len(group.sep) + [q for q, _ in group.dil].index(o)
+                    assert p < num_dw
+                    dw1 = params[group.w[f"dw1_{o}"]]
+                    layer.depthwise.kernel.assign(
+                        _edge_block(dw1[..., 0], j, C)[..., None]
+                    )
+                    layer.pointwise.kernel.assign(
+                        _edge_block(params[group.w["pw1"]], p * m + j, C)
+                    )
+                elif kind.family == "nor":
+                    layer.conv.kernel.assign(
+                        _edge_block(params[group.w[f"nor_{o}"]], j, C)
+                    )
+                elif kind.family == "skip" and group.stride == 2:
+                    layer.conv_even.kernel.assign(
+                        _edge_block(params[group.w["fr_a"]], j, C // 2)
+                    )
+                    layer.conv_odd.kernel.assign(
+                        _edge_block(params[group.w["fr_b"]], j, C // 2)
+                    )
+                y = layer(x, training=True)
+                if "pool" in kind.family:  # DARTS's search adds BN to pools.
+                    mean, var = tf.nn.moments(y, [0, 1, 2])
+                    y = (y - mean) / tf.sqrt(var + mixed_op.BN_EPSILON)
+                total += z[e, o] * y
+    return total
+
+
+class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
+    @parameterized.named_parameters(
+        # DARTS normal cell, node 3: edges from 0, 1, 2, all stride 1.
+        ("darts_normal", "darts", 3, False, 8),
+        # DARTS reduction cell, node 3: 0, 1 at stride 2, 2 at stride 1.
+        ("darts_reduce", "darts", 3, True, 8),
+        ("darts_reduce_odd_size", "darts", 2, True, 7),
+        ("nas_bench_201", "nas_bench_201", 3, False, 6),
+    )
+    def test_equals_op_by_op_sum(self, space_name, node_index, reduction, size):
+        space = search_space.get_space(space_name)
+        in_edges = [
+            (e, i, 2 if reduction and i < space.num_input_nodes else 1)
+            for e, (i, k) in enumerate(space.edges)
+            if k == node_index
+        ]
+        layout = ParameterLayout()
+        node = mixed_op.MixedNode(layout, "node", space.ops, in_edges, C)
+        params = layout.unflatten(tf.constant(layout.initial_values(0)))
+        rng = np.random.default_rng(1)
+        reduced = (size + 1) // 2
+        states = [
+            tf.constant(
+                rng.normal(
+                    size=[
+                        3,
+                        reduced
+                        if reduction and i >= space.num_input_nodes
+                        else size,
+                        reduced
+                        if reduction and i >= space.num_input_nodes
+                        else size,
+                        C,
+                    ]
+                ),
+                tf.float32,
+            )
+            for i in range(node_index)
+        ]
+        z = tf.nn.softmax(
+            tf.constant(
+                rng.normal(size=[len(space.edges), len(space.ops)]), tf.float32
+            )
+        )
+        fused = node(params, states, z)
+        reference = _reference_node(node, params, states, z, space)
+        self.assertEqual(fused.shape, reference.shape)
+        self.assertAllClose(fused, reference, atol=1e-4, rtol=1e-4)
+
+    def test_one_hot_z_selects_one_op(self):
+        space = search_space.get_space("darts")
+        in_edges = [(0, 0, 1), (1, 1, 1)]
+        layout = ParameterLayout()
+        node = mixed_op.MixedNode(layout, "n", space.ops, in_edges, C)
+        params = layout.unflatten(tf.constant(layout.initial_values(3)))
+        x0 = tf.random.stateless_normal([2, 5, 5, C], seed=[1, 2])
+        x1 = tf.random.stateless_normal([2, 5, 5, C], seed=[3, 4])
+        z = np.zeros([len(space.edges), len(space.ops)], np.float32)
+        z[0, space.ops.index("skip_connect")] = 1.0
+        z[1, space.ops.index("none")] = 1.0
+        self.assertAllClose(
+            node(params, [x0, x1], tf.constant(z)), x0, atol=1e-6
+        )
+
+    def test_unknown_op_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "cannot mix op 'conv_7x1_1x7'"):
+            mixed_op.op_kind("conv_7x1_1x7")
+
+
+if __name__ == "__main__":
+    tf.test.main()
