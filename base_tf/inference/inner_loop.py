@@ -1,0 +1,128 @@
+"""Optimization embedding: a task's posterior is T gradient steps on its ELBO.
+
+Poster, "Variational Inference by Optimization Embedding" and BASE algorithm
+lines 6-9: starting from the meta-parameters,
+
+    (phi^0, psi^0) = W,
+    (phi^t, psi^t) = (phi^{t-1}, psi^{t-1}) + eta * grad L_hat(phi^{t-1},
+                                                             psi^{t-1}; W),
+
+with fresh noise xi, eps and a fresh batch (x_t, y_t) at each step; after T
+steps (phi^T, psi^T) parameterise q(z|D) and q(theta|D). The prior in L_hat
+stays W throughout.
+
+The T steps are one `tf.while_loop`: the graph holds the step once, so
+tracing costs the same for any T, and nothing runs in Python per step. The
+loop is functional: it takes W as tensors and returns new tensors; no
+variable is read or written, so tasks can run side by side on replicas.
+"""
+
+from typing import NamedTuple
+
+import tensorflow as tf
+
+from base_tf.inference import distributions
+from base_tf.inference.elbo import ElboTerms, ElboWeights, elbo
+
+
+class InnerLoopConfig(NamedTuple):
+    """The inner loop's hyper-parameters (not confirmed by the paper; see
+    configs/ for the values used and why).
+
+    Attributes:
+        learning_rate: eta for the weights' (mu, rho).
+        arch_learning_rate: eta for the architecture logits phi.
+        kl_architecture: beta_z, the weight of KL(q(z|D) || p(z)).
+        kl_weights: beta_theta, the weight of KL(q(theta|D) || p(theta)).
+    """
+
+    learning_rate: float = 0.05
+    arch_learning_rate: float = 0.5
+    kl_architecture: float = 1.0
+    kl_weights: float = 1e-3
+
+
+def inner_loop(
+    supernet, w, images, labels, config, temperature, num_examples, seed
+):
+    """Runs the T steps of the optimization embedding from W.
+
+    Args:
+        supernet: the `Supernet`.
+        w: the meta-parameters W, `VariationalParameters`.
+        images: `[T, batch, h, w, c]`: the batch of each step.
+        labels: `[T, batch]`.
+        config: `InnerLoopConfig`.
+        temperature: the Gumbel-softmax temperature of q(z|D) (a tensor,
+            so that a schedule does not retrace).
+        num_examples: N, the task's training examples (scales the KLs).
+        seed: stateless seed, int tensor `[2]`; step t uses a seed folded
+            from it and t.
+
+    Returns:
+        `(params, terms)`: the posterior's `VariationalParameters`
+        (phi^T, psi^T), and the `ElboTerms` of each step stacked to `[T]`
+        (each estimated before that step's update).
+    """
+    w = distributions.VariationalParameters(*map(tf.convert_to_tensor, w))
+    weights = ElboWeights(
+        config.kl_architecture,
+        config.kl_weights,
+        tf.cast(num_examples, tf.float32),
+    )
+    steps = tf.shape(images)[0]
+    rates = distributions.VariationalParameters(
+        config.arch_learning_rate, config.learning_rate, config.learning_rate
+    )
+    seed = tf.convert_to_tensor(seed)
+
+    def step(t, params, history):
+        with tf.GradientTape() as tape:
+            tape.watch(params)
+            terms = elbo(
+                supernet,
+                params,
+                w,
+                images[t],
+                labels[t],
+                temperature,
+                weights,
+                tf.random.experimental.stateless_fold_in(seed, t),
+            )
+        grads = tape.gradient(terms.elbo, params)
+        params = tf.nest.map_structure(
+            lambda p, g, eta: p + eta * g, params, grads, rates
+        )
+        history = tf.nest.map_structure(
+            lambda ta, value: ta.write(t, value), history, terms
+        )
+        return t + 1, params, history
+
+    history = ElboTerms(
+        *[tf.TensorArray(tf.float32, size=steps) for _ in ElboTerms._fields]
+    )
+    _, params, history = tf.while_loop(
+        lambda t, *_: t < steps,
+        step,
+        (tf.constant(0), w, history),
+        parallel_iterations=1,
+    )
+    return params, tf.nest.map_structure(lambda ta: ta.stack(), history)
+
+
+def posterior_mean_accuracy(supernet, params, images, labels):
+    """Accuracy of the posterior's mean network on a batch.
+
+    The mean network has theta = psi_mu and z = softmax(phi), the expected
+    op weights: a deterministic summary of q(theta|D) q(z|D), used to report
+    how well a task is fitted before and after the inner loop.
+    """
+    logits = supernet.apply(params.mu, tf.nn.softmax(params.logits), images)
+    return tf.reduce_mean(
+        tf.cast(
+            tf.equal(
+                tf.argmax(logits, -1, tf.int32), tf.cast(labels, tf.int32)
+            ),
+            tf.float32,
+        )
+    )

@@ -1,0 +1,119 @@
+"""The optimization embedding: T steps of gradient ascent on the ELBO."""
+
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from base_tf import inference
+from base_tf.supernet import Supernet
+
+
+def _setup(space="nas_bench_201", steps=2, batch=4, size=8):
+    net = Supernet(space, channels=4, num_cells=1, num_classes=3)
+    rng = np.random.default_rng(0)
+    w = inference.VariationalParameters(
+        tf.constant(rng.normal(size=net.z_shape), tf.float32),
+        tf.constant(net.layout.initial_values(0)),
+        tf.fill([net.num_parameters], float(inference.rho_for_sigma(0.01))),
+    )
+    images = tf.constant(
+        rng.uniform(size=[steps, batch, size, size, 3]), tf.float32
+    )
+    labels = tf.constant(rng.integers(0, 3, size=[steps, batch]), tf.int32)
+    return net, w, images, labels
+
+
+class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
+    @parameterized.parameters("nas_bench_201", "darts")
+    def test_equals_manual_gradient_steps(self, space):
+        net, w, images, labels = _setup(space)
+        config = inference.InnerLoopConfig(
+            learning_rate=0.1,
+            arch_learning_rate=0.7,
+            kl_architecture=1.0,
+            kl_weights=0.5,
+        )
+        seed = tf.constant([7, 11])
+        temperature = tf.constant(0.8)
+        adapted, terms = tf.function(inference.inner_loop, autograph=False)(
+            net, w, images, labels, config, temperature, 20, seed
+        )
+        # The same two steps by hand, eagerly.
+        params = w
+        weights = inference.ElboWeights(1.0, 0.5, 20.0)
+        manual_elbos = []
+        for t in range(2):
+            with tf.GradientTape() as tape:
+                tape.watch(params)
+                step_terms = inference.elbo(
+                    net,
+                    params,
+                    w,
+                    images[t],
+                    labels[t],
+                    temperature,
+                    weights,
+                    tf.random.experimental.stateless_fold_in(seed, t),
+                )
+            g = tape.gradient(step_terms.elbo, params)
+            manual_elbos.append(float(step_terms.elbo))
+            params = inference.VariationalParameters(
+                params.logits + 0.7 * g.logits,
+                params.mu + 0.1 * g.mu,
+                params.rho + 0.1 * g.rho,
+            )
+        self.assertAllClose(terms.elbo, manual_elbos, rtol=1e-4, atol=1e-5)
+        for a, b in zip(adapted, params, strict=True):
+            self.assertAllClose(a, b, rtol=1e-4, atol=1e-5)
+        # The first step starts at the prior: both KL terms are zero there.
+        self.assertAllClose(terms.kl_architecture[0], 0.0, atol=1e-5)
+        self.assertAllClose(terms.kl_weights[0], 0.0, atol=1e-3)
+        self.assertGreater(float(terms.kl_architecture[1]), 0.0)
+        # W itself is untouched (the loop is functional).
+        self.assertNotAllClose(adapted.logits, w.logits)
+
+    def test_steps_raise_the_elbo_on_a_fixed_batch(self):
+        net, w, images, labels = _setup(steps=8)
+        images = tf.repeat(images[:1], 8, axis=0)
+        labels = tf.repeat(labels[:1], 8, axis=0)
+        config = inference.InnerLoopConfig(learning_rate=0.05, kl_weights=1e-3)
+        adapted, terms = tf.function(inference.inner_loop)(
+            net,
+            w,
+            images,
+            labels,
+            config,
+            tf.constant(1.0),
+            4,
+            tf.constant([1, 2]),
+        )
+        self.assertLess(float(terms.nll[-1]), float(terms.nll[0]))
+        before = inference.posterior_mean_accuracy(net, w, images[0], labels[0])
+        after = inference.posterior_mean_accuracy(
+            net, adapted, images[0], labels[0]
+        )
+        self.assertGreaterEqual(float(after), float(before))
+
+    def test_a_learning_rate_far_too_high_is_caught(self):
+        net, w, images, labels = _setup(steps=3)
+        config = inference.InnerLoopConfig(
+            learning_rate=1e30, arch_learning_rate=1e30
+        )
+        adapted, _ = inference.inner_loop(
+            net,
+            w,
+            images,
+            labels,
+            config,
+            tf.constant(1.0),
+            4,
+            tf.constant([1, 2]),
+        )
+        delta, finite = inference.task_delta(adapted, w)
+        self.assertEqual(float(finite), 0.0)
+        for d in delta:
+            self.assertAllEqual(d, tf.zeros_like(d))
+
+
+if __name__ == "__main__":
+    tf.test.main()
