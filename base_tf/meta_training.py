@@ -1,0 +1,448 @@
+"""Meta-training: the BASE algorithm of the poster.
+
+    1: Initialise W_0.
+    2: for e = 1..E:
+    3:   sample C tasks D_c
+    4-9:   for each task: (phi_c^T, psi_c^T) = the inner loop from W_{e-1}
+    10:  W_e = W_{e-1} + lambda * (1/C) sum_c ([phi_c^T, psi_c^T] - W_{e-1})
+
+Task c of epoch e is task `e * C + c` of the seeded `TaskDistribution`, and
+its noise seed is `(seed, e * C + c)`: a run is a function of its config,
+so a resumed run ends with the same W as an uninterrupted one.
+
+Tasks are spread over the replicas of a `tf.distribute` strategy (one task
+per replica at a time; C must be a multiple of the replica count); the sum
+of the replicas' deltas and of their finite-task counts is all-reduced.
+With the default strategy everything runs on one device. Nothing here names
+a device.
+
+State: W (the model's weights) and the epoch count are checkpointed with
+`tf.train.CheckpointManager`; the run's config is written beside them, and
+a run whose config differs from the one on disk is refused before anything
+is restored.
+"""
+
+import dataclasses
+import json
+import math
+import os
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from base_tf import inference
+from base_tf.model import BayesianSupernet
+
+CONFIG_FILE = "meta_training_config.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class MetaTrainingConfig:
+    """Everything that determines a meta-training run.
+
+    Args:
+        search_space: "darts" or "nas_bench_201".
+        channels: C of the supernet's first cells.
+        num_cells: the supernet's cells (per stage for NAS-Bench-201).
+        num_classes: K, the classes of a task (the classifier's outputs).
+        image_size: tasks' images are image_size x image_size x 3.
+        epochs: E.
+        tasks_per_epoch: C.
+        inner_steps: T.
+        batch_size: examples per inner step.
+        meta_learning_rate: lambda.
+        learning_rate: the inner loop's eta for the weights (mu, rho).
+        arch_learning_rate: the inner loop's eta for the logits phi.
+        kl_architecture: beta_z.
+        kl_weights: beta_theta.
+        initial_temperature, final_temperature: the Gumbel-softmax
+            temperature falls geometrically from the first to the last
+            epoch.
+        prior_sigma: the initial sigma of p(theta).
+        seed: seeds W_0, the tasks and the noise.
+        checkpoint_every: save every this many epochs (and at the end).
+    """
+
+    search_space: str = "darts"
+    channels: int = 8
+    num_cells: int = 5
+    num_classes: int = 5
+    image_size: int = 32
+    epochs: int = 10
+    tasks_per_epoch: int = 4
+    inner_steps: int = 5
+    batch_size: int = 32
+    meta_learning_rate: float = 1.0
+    learning_rate: float = 0.05
+    arch_learning_rate: float = 0.5
+    kl_architecture: float = 1.0
+    kl_weights: float = 1e-3
+    initial_temperature: float = 1.0
+    final_temperature: float = 0.2
+    prior_sigma: float = 0.02
+    seed: int = 0
+    checkpoint_every: int = 1
+
+    def __post_init__(self):
+        positive = (
+            "channels", "num_cells", "num_classes", "image_size", "epochs",
+            "tasks_per_epoch", "inner_steps", "batch_size", "checkpoint_every",
+        )  # fmt: skip
+        for name in positive:
+            value = getattr(self, name)
+            if (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < 1
+            ):
+                raise ValueError(
+                    f"MetaTrainingConfig.{name} must be a positive int, got "
+                    f"{value!r}."
+                )
+        for name in (
+            "meta_learning_rate", "learning_rate", "arch_learning_rate",
+            "initial_temperature", "final_temperature", "prior_sigma",
+        ):  # fmt: skip
+            value = getattr(self, name)
+            if not (
+                isinstance(value, (int, float))
+                and math.isfinite(value)
+                and value > 0
+            ):
+                raise ValueError(
+                    f"MetaTrainingConfig.{name} must be a finite number > 0, "
+                    f"got {value!r}."
+                )
+        for name in ("kl_architecture", "kl_weights"):
+            if not getattr(self, name) >= 0:
+                raise ValueError(f"MetaTrainingConfig.{name} must be >= 0.")
+
+    @property
+    def inner_loop(self):
+        return inference.InnerLoopConfig(
+            learning_rate=self.learning_rate,
+            arch_learning_rate=self.arch_learning_rate,
+            kl_architecture=self.kl_architecture,
+            kl_weights=self.kl_weights,
+        )
+
+    def temperature(self, epoch):
+        """tau_e = tau_0 * (tau_final / tau_0) ** (e / (E - 1))."""
+        if self.epochs == 1:
+            return float(self.initial_temperature)
+        ratio = self.final_temperature / self.initial_temperature
+        return float(
+            self.initial_temperature * ratio ** (epoch / (self.epochs - 1))
+        )
+
+    def to_dict(self):
+        return dataclasses.asdict(self)
+
+
+def _task_seed(seed, index):
+    return tf.constant([seed, index], tf.int64)
+
+
+class MetaTrainer:
+    """Runs BASE meta-training on a task distribution, with checkpoints.
+
+    Args:
+        config: `MetaTrainingConfig`.
+        tasks: the `TaskDistribution`; its `meta_train` view is sampled.
+        output_dir: where checkpoints, the config and TensorBoard logs go.
+        strategy: a `tf.distribute.Strategy`, or None for the default one.
+
+    Raises:
+        ValueError: `output_dir` holds a run with another config, or C is
+            not a multiple of the strategy's replicas.
+    """
+
+    def __init__(self, config, tasks, output_dir, strategy=None):
+        self.config = config
+        self.tasks = tasks.meta_train
+        self.output_dir = output_dir
+        self.strategy = strategy or tf.distribute.get_strategy()
+        replicas = self.strategy.num_replicas_in_sync
+        if config.tasks_per_epoch % replicas:
+            raise ValueError(
+                f"tasks_per_epoch={config.tasks_per_epoch} must be a multiple "
+                f"of the {replicas} replicas, each adapting one task at a time."
+            )
+        spec = self.tasks.config.image_spec
+        if (spec.height, spec.width) != (config.image_size, config.image_size):
+            raise ValueError(
+                f"The tasks' images are {spec.height}x{spec.width} but the "
+                f"config says image_size={config.image_size}: make them agree."
+            )
+        os.makedirs(output_dir, exist_ok=True)
+        _check_or_write_config(output_dir, config)
+        with self.strategy.scope():
+            self.model = BayesianSupernet(
+                config.search_space,
+                channels=config.channels,
+                num_cells=config.num_cells,
+                num_classes=config.num_classes,
+                image_channels=spec.channels,
+                prior_sigma=config.prior_sigma,
+                seed=config.seed,
+            )
+        self.epoch = tf.Variable(
+            0, dtype=tf.int64, trainable=False, name="epoch"
+        )
+        self.checkpoint = tf.train.Checkpoint(
+            model=self.model, epoch=self.epoch
+        )
+        self.manager = tf.train.CheckpointManager(
+            self.checkpoint,
+            os.path.join(output_dir, "checkpoints"),
+            max_to_keep=3,
+        )
+        if self.manager.latest_checkpoint:
+            self.checkpoint.restore(
+                self.manager.latest_checkpoint
+            ).assert_existing_objects_matched()
+        self._writer = tf.summary.create_file_writer(
+            os.path.join(output_dir, "logs")
+        )
+        self._adapt_step = tf.function(
+            self._adapt_replicas, reduce_retracing=True
+        )
+
+    @property
+    def supernet(self):
+        return self.model.supernet
+
+    def _adapt_one(
+        self,
+        w,
+        images,
+        labels,
+        val_images,
+        val_labels,
+        temperature,
+        num_examples,
+        seed,
+    ):
+        """One task on one replica: the inner loop and what to report."""
+        net = self.supernet
+        before = inference.posterior_mean_accuracy(
+            net, w, val_images, val_labels
+        )
+        adapted, terms = inference.inner_loop(
+            net,
+            w,
+            images,
+            labels,
+            self.config.inner_loop,
+            temperature,
+            num_examples,
+            seed,
+        )
+        after = inference.posterior_mean_accuracy(
+            net, adapted, val_images, val_labels
+        )
+        delta, finite = inference.task_delta(adapted, w)
+        probs = tf.nn.softmax(adapted.logits)
+        entropy = -tf.reduce_sum(probs * tf.math.log(probs + 1e-12), -1)
+        metrics = {
+            "elbo": tf.reduce_mean(terms.elbo),
+            "nll": tf.reduce_mean(terms.nll),
+            "kl_architecture": terms.kl_architecture[-1],
+            "kl_weights": terms.kl_weights[-1],
+            "train_accuracy": tf.reduce_mean(terms.accuracy),
+            "val_accuracy_before": before,
+            "val_accuracy_after": after,
+        }
+        metrics = {k: v * finite for k, v in metrics.items()}
+        return delta, finite, metrics, entropy * finite
+
+    def _adapt_replicas(self, w, inputs, temperature):
+        per_replica = self.strategy.run(
+            self._adapt_one, args=(w, *inputs[:-1], temperature, *inputs[-1:])
+        )
+        return self.strategy.reduce(
+            tf.distribute.ReduceOp.SUM, per_replica, axis=None
+        )
+
+    def _task_inputs(self, index, tasks=None):
+        """The T training batches, the validation set and N of task `index`."""
+        task = (tasks or self.tasks).sample(index)
+        cfg = self.config
+        train = task.train_dataset(
+            cfg.batch_size, seed=int(index), drop_remainder=True
+        )
+        images, labels = next(iter(train.batch(cfg.inner_steps)))
+        val_images, val_labels = next(
+            iter(task.val_dataset(max(task.num_val, 1)))
+        )
+        return (
+            images,
+            labels,
+            val_images,
+            val_labels,
+            np.float32(task.num_train),
+            _task_seed(cfg.seed, index),
+        )
+
+    def _distributed_inputs(self, indices, tasks=None):
+        per_task = [self._task_inputs(i, tasks) for i in indices]
+        if len(per_task) == 1:
+            return tuple(tf.convert_to_tensor(x) for x in per_task[0])
+        return tuple(
+            self.strategy.experimental_distribute_values_from_function(
+                lambda ctx, k=k: tf.convert_to_tensor(
+                    per_task[ctx.replica_id_in_sync_group][k]
+                )
+            )
+            for k in range(len(per_task[0]))
+        )
+
+    def train_epoch(self):
+        """Runs one epoch (lines 3-10) and returns its metrics."""
+        cfg = self.config
+        epoch = int(self.epoch.numpy())
+        replicas = self.strategy.num_replicas_in_sync
+        temperature = tf.constant(cfg.temperature(epoch), tf.float32)
+        w = self.model.meta_parameters
+        delta_sum, num_finite, sums, entropy = None, 0.0, {}, None
+        for start in range(0, cfg.tasks_per_epoch, replicas):
+            first = epoch * cfg.tasks_per_epoch + start
+            inputs = self._distributed_inputs(range(first, first + replicas))
+            delta, finite, metrics, ent = self._adapt_step(
+                w, inputs, temperature
+            )
+            if delta_sum is None:
+                delta_sum, entropy = delta, ent
+            else:
+                delta_sum = tf.nest.map_structure(tf.add, delta_sum, delta)
+                entropy = entropy + ent
+            num_finite += float(finite)
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+        new_w = inference.meta_update(
+            w, delta_sum, tf.constant(num_finite), cfg.meta_learning_rate
+        )
+        self.model.assign_meta_parameters(new_w)
+        self.epoch.assign_add(1)
+        count = max(num_finite, 1.0)
+        results = {k: v / count for k, v in sums.items()}
+        results["finite_tasks"] = num_finite
+        results["skipped_tasks"] = cfg.tasks_per_epoch - num_finite
+        results["temperature"] = float(temperature)
+        self._summarise(epoch, results, entropy / count)
+        return results
+
+    def evaluate(self, tasks, num_tasks, temperature=None):
+        """Adapts W to `num_tasks` tasks of `tasks` without updating W.
+
+        Args:
+            tasks: a `TaskDistribution` view, e.g. `distribution.meta_test`.
+            num_tasks: tasks 0..num_tasks-1 of it are adapted; a multiple
+                of the replica count.
+            temperature: the Gumbel-softmax temperature (default: the last
+                epoch's).
+
+        Returns:
+            The tasks' mean metrics (`val_accuracy_before` is the prior's
+            mean network, `val_accuracy_after` the adapted posterior's).
+        """
+        cfg = self.config
+        replicas = self.strategy.num_replicas_in_sync
+        if num_tasks % replicas:
+            raise ValueError(
+                f"num_tasks={num_tasks} must be a multiple of the {replicas} "
+                "replicas."
+            )
+        if temperature is None:
+            temperature = cfg.temperature(cfg.epochs - 1)
+        temperature = tf.constant(temperature, tf.float32)
+        w = self.model.meta_parameters
+        sums, count = {}, 0.0
+        for start in range(0, num_tasks, replicas):
+            inputs = self._distributed_inputs(
+                range(start, start + replicas), tasks
+            )
+            _, finite, metrics, _ = self._adapt_step(w, inputs, temperature)
+            count += float(finite)
+            for k, v in metrics.items():
+                sums[k] = sums.get(k, 0.0) + float(v)
+        results = {k: v / max(count, 1.0) for k, v in sums.items()}
+        results["finite_tasks"] = count
+        return results
+
+    def _summarise(self, epoch, results, entropy):
+        with self._writer.as_default(step=epoch):
+            for k, v in results.items():
+                tf.summary.scalar(k, v)
+            for c, cell_type in enumerate(self.supernet.space.cell_types):
+                for e, (i, k) in enumerate(self.supernet.space.edges):
+                    tf.summary.scalar(
+                        f"posterior_entropy/{cell_type}/{i}_{k}", entropy[c, e]
+                    )
+        self._writer.flush()
+
+    def train(self, verbose=1):
+        """Trains until `config.epochs`, resuming where the last run stopped.
+
+        Returns:
+            A list of each run epoch's metrics.
+        """
+        cfg = self.config
+        history = []
+        start = int(self.epoch.numpy())
+        progress = keras.utils.Progbar(
+            cfg.epochs, verbose=verbose, unit_name="epoch"
+        )
+        if start:
+            progress.update(start)
+        for epoch in range(start, cfg.epochs):
+            results = self.train_epoch()
+            history.append(results)
+            if results["skipped_tasks"]:
+                print(
+                    f"\nepoch {epoch}: {int(results['skipped_tasks'])} task(s) "
+                    "had a NaN or inf in the inner loop and were left out of "
+                    "the meta-update (is a learning rate too high?)"
+                )
+            done = epoch + 1
+            if done % cfg.checkpoint_every == 0 or done == cfg.epochs:
+                self.manager.save(checkpoint_number=done)
+            progress.update(
+                done,
+                [
+                    (k, results[k])
+                    for k in (
+                        "elbo",
+                        "val_accuracy_before",
+                        "val_accuracy_after",
+                    )
+                ],
+            )
+        return history
+
+
+def _check_or_write_config(output_dir, config):
+    path = os.path.join(output_dir, CONFIG_FILE)
+    wanted = config.to_dict()
+    if os.path.exists(path):
+        with open(path) as f:
+            found = json.load(f)
+        if found != wanted:
+            diff = sorted(
+                k
+                for k in set(found) | set(wanted)
+                if found.get(k) != wanted.get(k)
+            )
+            details = ", ".join(
+                f"{k}: {found.get(k)!r} on disk, {wanted.get(k)!r} now"
+                for k in diff
+            )
+            raise ValueError(
+                f"{output_dir} holds a meta-training run with another config "
+                f"({details}). Its checkpoints cannot be resumed with this "
+                "config: use a new --output_dir, or the same flags as that run."
+            )
+        return
+    with open(path, "w") as f:
+        json.dump(wanted, f, indent=2, sort_keys=True)

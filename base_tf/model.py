@@ -1,0 +1,115 @@
+"""`BayesianSupernet`: the supernet and its meta-parameters W as a Keras model.
+
+W = (alpha, mu, rho) are the model's three weights (see
+`inference.distributions`): the prior p(z; alpha) p(theta; mu, softplus(rho))
+and the starting point of every task's posterior. The model's `call` is the
+mean network of the prior (theta = mu, z = softmax(alpha)); BASE's inner
+loop and meta-update work on `meta_parameters` as plain tensors and write
+the result back with `assign_meta_parameters`.
+
+Initial prior (the paper leaves it open; our choice): alpha = 0 (every op
+equally likely), mu He-normal (std sqrt(2 / fan_in) per weight tensor, seeded),
+sigma = `prior_sigma` for every weight (0.02 by default: small next to the
+He scale of a 3x3x16 kernel, ~0.1, so sampled networks stay trainable).
+"""
+
+import keras
+import tensorflow as tf
+
+from base_tf.inference import VariationalParameters, rho_for_sigma
+from base_tf.supernet import Supernet
+
+
+@keras.saving.register_keras_serializable(package="base_tf")
+class BayesianSupernet(keras.Model):
+    """The supernet over a search space, with W = (alpha, mu, rho).
+
+    Args:
+        space: "darts" or "nas_bench_201".
+        channels, num_cells, num_classes, image_channels, stem_multiplier:
+            the supernet's shape (see `supernet.Supernet`).
+        prior_sigma: the initial sigma of p(theta).
+        seed: seeds the initial mu.
+        **kwargs: passed to `keras.Model`.
+    """
+
+    def __init__(
+        self,
+        space="darts",
+        channels=16,
+        num_cells=8,
+        num_classes=10,
+        image_channels=3,
+        stem_multiplier=3,
+        prior_sigma=0.02,
+        seed=0,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        if not prior_sigma > 0:
+            raise ValueError(f"prior_sigma must be > 0, got {prior_sigma!r}.")
+        self.supernet = Supernet(
+            space,
+            channels=channels,
+            num_cells=num_cells,
+            num_classes=num_classes,
+            image_channels=image_channels,
+            stem_multiplier=stem_multiplier,
+        )
+        self.prior_sigma = float(prior_sigma)
+        self.seed = int(seed)
+        size = self.supernet.num_parameters
+        self.alpha = self.add_weight(
+            shape=self.supernet.z_shape, initializer="zeros", name="alpha"
+        )
+        self.mu = self.add_weight(shape=(size,), initializer="zeros", name="mu")
+        self.rho = self.add_weight(
+            shape=(size,),
+            initializer=keras.initializers.Constant(
+                float(rho_for_sigma(self.prior_sigma))
+            ),
+            name="rho",
+        )
+        self.mu.assign(self.supernet.layout.initial_values(self.seed))
+        self.built = True
+
+    @property
+    def space(self):
+        return self.supernet.space
+
+    @property
+    def meta_parameters(self):
+        """W as `VariationalParameters` of tensors (a snapshot)."""
+        return VariationalParameters(
+            tf.convert_to_tensor(self.alpha),
+            tf.convert_to_tensor(self.mu),
+            tf.convert_to_tensor(self.rho),
+        )
+
+    def assign_meta_parameters(self, w):
+        """Sets W from `VariationalParameters`."""
+        self.alpha.assign(w.logits)
+        self.mu.assign(w.mu)
+        self.rho.assign(w.rho)
+
+    def call(self, images):
+        """The prior mean network's logits: theta = mu, z = softmax(alpha)."""
+        return self.supernet.apply(
+            tf.convert_to_tensor(self.mu),
+            tf.nn.softmax(tf.convert_to_tensor(self.alpha)),
+            images,
+        )
+
+    def get_config(self):
+        net = self.supernet
+        return {
+            **super().get_config(),
+            "space": net.space.name,
+            "channels": net.channels,
+            "num_cells": net.num_cells,
+            "num_classes": net.num_classes,
+            "image_channels": net.image_channels,
+            "stem_multiplier": net.stem_multiplier,
+            "prior_sigma": self.prior_sigma,
+            "seed": self.seed,
+        }
