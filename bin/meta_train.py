@@ -2,103 +2,177 @@
 
     bazel run //bin:meta_train -- --flagfile=configs/tiny.cfg
 
-Today it sets up what meta-training stands on, and shows it: the search
-space, and the meta-training and meta-test tasks of the first epoch (drawn
-exactly as meta-training will draw them: task i of epoch e is task
-e * tasks_per_epoch + i of the seeded distribution). The BASE model and the
-meta-update land on top of this.
+Writes to --output_dir: checkpoints of W (resumed on a rerun with the same
+flags; refused with other flags), the config, TensorBoard logs. At the end it
+adapts W to tasks of the held-out datasets and prints the validation
+accuracy of the prior's mean network before and of the posterior after the
+inner loop, and the prior's most probable op on every edge.
 """
 
+import os
 import time
 
-from absl import flags, logging
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
-from base_tf import data, search_space
+from base_tf import data, meta_training, search_space
 from bin import cli
 
-_SPACE = flags.DEFINE_enum(
-    "search_space", "darts", sorted(search_space.SPACES), "Cell search space."
+_DEFAULTS = meta_training.MetaTrainingConfig()
+
+# The supernet.
+flags.DEFINE_enum(
+    "search_space",
+    _DEFAULTS.search_space,
+    sorted(search_space.SPACES),
+    "Cell search space.",
 )
-_DATASETS = flags.DEFINE_list(
+flags.DEFINE_integer("channels", _DEFAULTS.channels, "C of the first cells.")
+flags.DEFINE_integer(
+    "num_cells",
+    _DEFAULTS.num_cells,
+    "Supernet cells (NAS-Bench-201: cells per stage).",
+)
+# The tasks.
+flags.DEFINE_list(
     "datasets",
     ["mnist", "fashion_mnist", "cifar10"],
     "Task sources: TFDS names or folders laid out as <split>/<class>/<image>.",
 )
-_HELD_OUT = flags.DEFINE_list(
+flags.DEFINE_list(
     "held_out_datasets",
     ["cifar10"],
     "Sources kept for meta-testing (adaptation to unseen datasets).",
 )
-_NUM_CLASSES = flags.DEFINE_integer("num_classes", 10, "K, classes a task.")
-_IMAGE_SIZE = flags.DEFINE_integer(
-    "image_size", 32, "Every image is resized to image_size^2 x 3."
+flags.DEFINE_integer("num_classes", _DEFAULTS.num_classes, "K, classes a task.")
+flags.DEFINE_integer(
+    "image_size", _DEFAULTS.image_size, "Images are resized to this x this x 3."
 )
-_TRAIN_PER_CLASS = flags.DEFINE_integer(
-    "train_per_class", 100, "Training examples per class of a task."
-)
-_VAL_PER_CLASS = flags.DEFINE_integer(
-    "val_per_class", 20, "Validation examples per class of a task."
-)
-_TASKS_PER_EPOCH = flags.DEFINE_integer(
-    "tasks_per_epoch", 4, "C, tasks sampled each meta-training epoch."
-)
-_BATCH_SIZE = flags.DEFINE_integer("batch_size", 32, "Inner-loop batch size.")
-_SEED = flags.DEFINE_integer("seed", 0, "Seed of the task distribution.")
-_DATA_DIR = flags.DEFINE_string(
+flags.DEFINE_integer("train_per_class", 100, "Training examples per class.")
+flags.DEFINE_integer("val_per_class", 20, "Validation examples per class.")
+flags.DEFINE_string(
     "data_dir", None, "Where TFDS datasets are prepared (default: TFDS's)."
 )
+# The algorithm.
+flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "E, meta-training epochs.")
+flags.DEFINE_integer(
+    "tasks_per_epoch", _DEFAULTS.tasks_per_epoch, "C, tasks an epoch."
+)
+flags.DEFINE_integer("inner_steps", _DEFAULTS.inner_steps, "T, inner steps.")
+flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Inner-step batch.")
+flags.DEFINE_float(
+    "meta_learning_rate", _DEFAULTS.meta_learning_rate, "lambda."
+)
+flags.DEFINE_float(
+    "learning_rate", _DEFAULTS.learning_rate, "Inner eta for (mu, rho)."
+)
+flags.DEFINE_float(
+    "arch_learning_rate", _DEFAULTS.arch_learning_rate, "Inner eta for phi."
+)
+flags.DEFINE_float(
+    "kl_architecture", _DEFAULTS.kl_architecture, "beta_z, KL(q(z)||p(z))."
+)
+flags.DEFINE_float(
+    "kl_weights", _DEFAULTS.kl_weights, "beta_theta, KL(q(theta)||p(theta))."
+)
+flags.DEFINE_float(
+    "initial_temperature", _DEFAULTS.initial_temperature, "First tau."
+)
+flags.DEFINE_float(
+    "final_temperature", _DEFAULTS.final_temperature, "Last tau."
+)
+flags.DEFINE_float("prior_sigma", _DEFAULTS.prior_sigma, "Initial sigma.")
+flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds W_0, tasks and noise.")
+# The run.
+flags.DEFINE_integer(
+    "checkpoint_every", _DEFAULTS.checkpoint_every, "Epochs between saves."
+)
+flags.DEFINE_string("output_dir", "runs/meta_train", "Checkpoints and logs.")
+flags.DEFINE_enum(
+    "strategy",
+    "default",
+    ["default", "mirrored"],
+    "default: one device; mirrored: tasks spread over all local GPUs (or "
+    "CPUs if none), one task a replica.",
+)
+flags.DEFINE_integer(
+    "eval_tasks", 2, "Held-out tasks adapted at the end (0: none)."
+)
+
+FLAGS = flags.FLAGS
 
 
-def describe_space(space):
-    print(f"search space {space.name}:")
-    print(f"  ops ({len(space.ops)}): {', '.join(space.ops)}")
-    print(f"  cell types: {', '.join(space.cell_types)}")
-    edges = " ".join(f"{i}->{k}" for i, k in space.edges)
-    print(f"  edges ({len(space.edges)} a cell): {edges}")
-
-
-def describe_task(label, task, batch_size):
-    start = time.perf_counter()
-    images, labels = next(iter(task.train_dataset(batch_size)))
-    took = time.perf_counter() - start
-    print(
-        f"  {label}: {task.source_name} classes {list(task.class_names)}; "
-        f"{task.num_train} train / {task.num_val} val; first batch "
-        f"{tuple(images.shape)} in [{float(images.numpy().min()):.2f}, "
-        f"{float(images.numpy().max()):.2f}], labels "
-        f"{sorted(set(labels.numpy().tolist()))} ({took * 1e3:.0f} ms)"
+def config_from_flags():
+    fields = meta_training.MetaTrainingConfig.__dataclass_fields__
+    return meta_training.MetaTrainingConfig(
+        **{name: FLAGS[name].value for name in fields}
     )
+
+
+def make_strategy(name):
+    if name == "mirrored":
+        devices = tf.config.list_logical_devices("GPU") or (
+            tf.config.list_logical_devices("CPU")
+        )
+        return tf.distribute.MirroredStrategy([d.name for d in devices])
+    return tf.distribute.get_strategy()
+
+
+def print_prior(model):
+    space = model.space
+    probs = tf.nn.softmax(model.alpha).numpy()
+    print("the prior's most probable op on each edge, p(z; alpha):")
+    for c, cell_type in enumerate(space.cell_types):
+        cells = []
+        for e, (i, k) in enumerate(space.edges):
+            o = int(np.argmax(probs[c, e]))
+            cells.append(f"{i}->{k} {space.ops[o]} ({probs[c, e, o]:.2f})")
+        print(f"  {cell_type}: " + ", ".join(cells))
 
 
 def main(argv):
     del argv
-    describe_space(search_space.get_space(_SPACE.value))
-    config = data.TaskConfig(
-        data.ImageSpec(_IMAGE_SIZE.value, _IMAGE_SIZE.value, 3),
-        train_per_class=_TRAIN_PER_CLASS.value,
-        val_per_class=_VAL_PER_CLASS.value,
-    )
-    start = time.perf_counter()
+    config = config_from_flags()
+    size = config.image_size
     tasks = data.TaskDistribution(
-        _DATASETS.value,
-        num_classes=_NUM_CLASSES.value,
-        config=config,
-        held_out_sources=_HELD_OUT.value,
-        seed=_SEED.value,
-        data_dir=_DATA_DIR.value,
+        FLAGS.datasets,
+        num_classes=config.num_classes,
+        config=data.TaskConfig(
+            data.ImageSpec(size, size, 3),
+            train_per_class=FLAGS.train_per_class,
+            val_per_class=FLAGS.val_per_class,
+        ),
+        held_out_sources=FLAGS.held_out_datasets,
+        seed=config.seed,
+        data_dir=FLAGS.data_dir,
     )
-    print(f"task distribution: {tasks!r}")
-    print(f"  meta-train sources: {tasks.meta_train.source_probabilities()}")
-    print(f"  meta-test sources: {tasks.meta_test.source_probabilities()}")
-    print(f"epoch 0: {_TASKS_PER_EPOCH.value} meta-training tasks")
-    for i in range(_TASKS_PER_EPOCH.value):
-        describe_task(
-            f"task {i}", tasks.meta_train.sample(i), _BATCH_SIZE.value
+    print(f"meta-training on {tasks.meta_train.source_probabilities()}")
+    start = time.perf_counter()
+    trainer = meta_training.MetaTrainer(
+        config, tasks, FLAGS.output_dir, make_strategy(FLAGS.strategy)
+    )
+    resumed = int(trainer.epoch.numpy())
+    net = trainer.supernet
+    print(
+        f"supernet: {net.space.name}, C={net.channels}, "
+        f"{net.num_cells} cells, {net.num_parameters:,} weights; "
+        f"{trainer.strategy.num_replicas_in_sync} replica(s); "
+        + (f"resumed at epoch {resumed}" if resumed else "from scratch")
+    )
+    trainer.train()
+    print(f"meta-training took {time.perf_counter() - start:.1f} s")
+    print_prior(trainer.model)
+    if FLAGS.eval_tasks and FLAGS.held_out_datasets:
+        results = trainer.evaluate(tasks.meta_test, FLAGS.eval_tasks)
+        print(
+            f"held-out tasks ({', '.join(FLAGS.held_out_datasets)}), "
+            f"{FLAGS.eval_tasks} of them: validation accuracy "
+            f"{results['val_accuracy_before']:.3f} before and "
+            f"{results['val_accuracy_after']:.3f} after "
+            f"{config.inner_steps} inner steps"
         )
-    print("meta-test")
-    describe_task("task 0", tasks.meta_test.sample(0), _BATCH_SIZE.value)
-    logging.info("tasks drawn in %.1f s", time.perf_counter() - start)
-    print(f"done in {time.perf_counter() - start:.1f} s")
+    print(f"checkpoints and logs: {os.path.abspath(FLAGS.output_dir)}")
 
 
 if __name__ == "__main__":
