@@ -175,8 +175,9 @@ class MetaTrainer:
                 f"The tasks' images are {spec.height}x{spec.width} but the "
                 f"config says image_size={config.image_size}: make them agree."
             )
+        self.is_chief = _is_chief(self.strategy)
         os.makedirs(output_dir, exist_ok=True)
-        _check_or_write_config(output_dir, config)
+        _check_or_write_config(output_dir, config, write=self.is_chief)
         with self.strategy.scope():
             self.model = BayesianSupernet(
                 config.search_space,
@@ -193,17 +194,28 @@ class MetaTrainer:
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, epoch=self.epoch
         )
+        # Under a multi-worker strategy every worker saves (saving is a
+        # collective), the chief into output_dir, the others into folders
+        # of their own that nothing reads.
+        checkpoints = os.path.join(output_dir, "checkpoints")
+        if not self.is_chief:
+            resolver = self.strategy.cluster_resolver
+            checkpoints = os.path.join(
+                output_dir,
+                "workers",
+                f"{resolver.task_type}_{resolver.task_id}",
+            )
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint,
-            os.path.join(output_dir, "checkpoints"),
-            max_to_keep=3,
+            self.checkpoint, checkpoints, max_to_keep=3
         )
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(
                 self.manager.latest_checkpoint
             ).assert_existing_objects_matched()
-        self._writer = tf.summary.create_file_writer(
-            os.path.join(output_dir, "logs")
+        self._writer = (
+            tf.summary.create_file_writer(os.path.join(output_dir, "logs"))
+            if self.is_chief
+            else tf.summary.create_noop_writer()
         )
         self._adapt_step = tf.function(
             self._adapt_replicas, reduce_retracing=True
@@ -261,9 +273,13 @@ class MetaTrainer:
         per_replica = self.strategy.run(
             self._adapt_one, args=(w, *inputs[:-1], temperature, *inputs[-1:])
         )
-        return self.strategy.reduce(
-            tf.distribute.ReduceOp.SUM, per_replica, axis=None
-        )
+        # Element by element: a multi-worker strategy's reduce would try to
+        # stack the fields of a nested value into one tensor.
+        flat = [
+            self.strategy.reduce(tf.distribute.ReduceOp.SUM, v, axis=None)
+            for v in tf.nest.flatten(per_replica)
+        ]
+        return tf.nest.pack_sequence_as(per_replica, flat)
 
     def _task_inputs(self, index, tasks=None):
         """The T training batches, the validation set and N of task `index`."""
@@ -422,7 +438,20 @@ class MetaTrainer:
         return history
 
 
-def _check_or_write_config(output_dir, config):
+def _is_chief(strategy):
+    """Whether this process writes the run's files (always, on one worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type in (None, "chief") or (
+        task_type == "worker"
+        and task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
+
+
+def _check_or_write_config(output_dir, config, write=True):
     path = os.path.join(output_dir, CONFIG_FILE)
     wanted = config.to_dict()
     if os.path.exists(path):
@@ -443,6 +472,8 @@ def _check_or_write_config(output_dir, config):
                 f"({details}). Its checkpoints cannot be resumed with this "
                 "config: use a new --output_dir, or the same flags as that run."
             )
+        return
+    if not write:
         return
     with open(path, "w") as f:
         json.dump(wanted, f, indent=2, sort_keys=True)

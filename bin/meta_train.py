@@ -92,9 +92,10 @@ flags.DEFINE_string("output_dir", "runs/meta_train", "Checkpoints and logs.")
 flags.DEFINE_enum(
     "strategy",
     "default",
-    ["default", "mirrored"],
+    ["default", "mirrored", "multi_worker"],
     "default: one device; mirrored: tasks spread over all local GPUs (or "
-    "CPUs if none), one task a replica.",
+    "CPUs if none), one task a replica; multi_worker: over the GPUs (or "
+    "CPUs) of several machines, the cluster read from TF_CONFIG.",
 )
 flags.DEFINE_integer(
     "eval_tasks", 2, "Held-out tasks adapted at the end (0: none)."
@@ -111,6 +112,8 @@ def config_from_flags():
 
 
 def make_strategy(name):
+    if name == "multi_worker":
+        return tf.distribute.MultiWorkerMirroredStrategy()
     if name == "mirrored":
         devices = tf.config.list_logical_devices("GPU") or (
             tf.config.list_logical_devices("CPU")
@@ -134,6 +137,8 @@ def print_prior(model):
 def main(argv):
     del argv
     config = config_from_flags()
+    # First: a multi-worker strategy must exist before any other TF op.
+    strategy = make_strategy(FLAGS.strategy)
     size = config.image_size
     tasks = data.TaskDistribution(
         FLAGS.datasets,
@@ -150,7 +155,7 @@ def main(argv):
     print(f"meta-training on {tasks.meta_train.source_probabilities()}")
     start = time.perf_counter()
     trainer = meta_training.MetaTrainer(
-        config, tasks, FLAGS.output_dir, make_strategy(FLAGS.strategy)
+        config, tasks, FLAGS.output_dir, strategy
     )
     resumed = int(trainer.epoch.numpy())
     net = trainer.supernet
@@ -160,7 +165,7 @@ def main(argv):
         f"{trainer.strategy.num_replicas_in_sync} replica(s); "
         + (f"resumed at epoch {resumed}" if resumed else "from scratch")
     )
-    trainer.train()
+    trainer.train(verbose=1 if trainer.is_chief else 0)
     print(f"meta-training took {time.perf_counter() - start:.1f} s")
     print_prior(trainer.model)
     if FLAGS.eval_tasks and FLAGS.held_out_datasets:
