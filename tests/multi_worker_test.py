@@ -5,37 +5,19 @@ import dataclasses
 import json
 import os
 import socket
-import subprocess
-import sys
 
 import tensorflow as tf
 
-from base_tf import data, meta_training
+from base_tf import meta_training
 from tests import tfds_testing, tiny
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CONFIG = dataclasses.replace(tiny.CONFIG, epochs=1)
-TRAIN_PER_CLASS, VAL_PER_CLASS = 16, 8
 
 
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def _flags(output_dir):
-    fields = dataclasses.asdict(CONFIG)
-    return [f"--{k}={v}" for k, v in fields.items()] + [
-        "--datasets=mnist",
-        "--held_out_datasets=",
-        f"--train_per_class={TRAIN_PER_CLASS}",
-        f"--val_per_class={VAL_PER_CLASS}",
-        "--eval_tasks=0",
-        "--strategy=multi_worker",
-        f"--data_dir={tfds_testing.data_dir()}",
-        f"--output_dir={output_dir}",
-    ]
 
 
 class MultiWorkerTest(tf.test.TestCase):
@@ -46,29 +28,14 @@ class MultiWorkerTest(tf.test.TestCase):
     def test_two_workers_equal_one_device(self):
         output_dir = os.path.join(self.get_temp_dir(), "workers_run")
         cluster = {"worker": [f"127.0.0.1:{_free_port()}" for _ in range(2)]}
+        flags = tiny.binary_flags(CONFIG, output_dir, "multi_worker")
         workers = []
         for index in range(2):
             env = dict(os.environ)
             env["TF_CONFIG"] = json.dumps(
                 {"cluster": cluster, "task": {"type": "worker", "index": index}}
             )
-            env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
-            env.pop("BUILD_WORKING_DIRECTORY", None)
-            workers.append(
-                subprocess.Popen(
-                    [
-                        sys.executable,
-                        "-m",
-                        "bin.meta_train",
-                        *_flags(output_dir),
-                    ],
-                    cwd=ROOT,
-                    env=env,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,
-                )
-            )
+            workers.append(tiny.meta_train_process(flags, env))
         outputs = []
         try:
             for worker in workers:
@@ -82,16 +49,7 @@ class MultiWorkerTest(tf.test.TestCase):
         ):
             self.assertEqual(worker.returncode, 0, f"worker {index}:\n{out}")
 
-        tasks = data.TaskDistribution(
-            ["mnist"],
-            num_classes=CONFIG.num_classes,
-            config=data.TaskConfig(
-                data.ImageSpec(CONFIG.image_size, CONFIG.image_size, 3),
-                train_per_class=TRAIN_PER_CLASS,
-                val_per_class=VAL_PER_CLASS,
-            ),
-            data_dir=tfds_testing.data_dir(),
-        )
+        tasks = tiny.binary_tasks(CONFIG)
         # The chief's checkpoint, restored by a trainer on its folder.
         restored = meta_training.MetaTrainer(CONFIG, tasks, output_dir)
         self.assertEqual(int(restored.epoch.numpy()), 1)

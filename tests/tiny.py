@@ -1,8 +1,15 @@
 """The smallest real meta-training setup, shared by the meta-training tests:
 a 1-cell NAS-Bench-201 supernet at C=4 on 3-class MNIST tasks at 8x8."""
 
+import dataclasses
+import os
+import subprocess
+import sys
+
 from base_tf import data, meta_training
 from tests import tfds_testing
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 CONFIG = meta_training.MetaTrainingConfig(
     search_space="nas_bench_201",
@@ -31,4 +38,53 @@ def tasks(seed=0):
         ),
         seed=seed,
         data_dir=tfds_testing.data_dir(),
+    )
+
+
+# The same run through //bin:meta_train, whose tasks come from MNIST's
+# train split with these counts (see `binary_tasks`).
+TRAIN_PER_CLASS, VAL_PER_CLASS = 16, 8
+
+
+def binary_flags(config, output_dir, strategy="default"):
+    """meta_train flags for `config` on `binary_tasks()`."""
+    fields = dataclasses.asdict(config)
+    return [f"--{k}={v}" for k, v in fields.items()] + [
+        "--datasets=mnist",
+        "--held_out_datasets=",
+        f"--train_per_class={TRAIN_PER_CLASS}",
+        f"--val_per_class={VAL_PER_CLASS}",
+        "--eval_tasks=0",
+        f"--strategy={strategy}",
+        f"--data_dir={tfds_testing.data_dir()}",
+        f"--output_dir={output_dir}",
+    ]
+
+
+def binary_tasks(config=CONFIG):
+    """The task distribution meta_train builds from `binary_flags`."""
+    return data.TaskDistribution(
+        ["mnist"],
+        num_classes=config.num_classes,
+        config=data.TaskConfig(
+            data.ImageSpec(config.image_size, config.image_size, 3),
+            train_per_class=TRAIN_PER_CLASS,
+            val_per_class=VAL_PER_CLASS,
+        ),
+        data_dir=tfds_testing.data_dir(),
+    )
+
+
+def meta_train_process(flags, env=None):
+    """Starts `python -m bin.meta_train flags` from the repository root."""
+    env = dict(os.environ if env is None else env)
+    env["PYTHONPATH"] = ROOT + os.pathsep + env.get("PYTHONPATH", "")
+    env.pop("BUILD_WORKING_DIRECTORY", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bin.meta_train", *flags],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
