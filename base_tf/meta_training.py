@@ -217,8 +217,11 @@ class MetaTrainer:
             if self.is_chief
             else tf.summary.create_noop_writer()
         )
+        # No autograph: the inner loop is an explicit tf.while_loop and the
+        # rest has no data-dependent Python control flow; converting every
+        # function the supernet calls would triple the trace time.
         self._adapt_step = tf.function(
-            self._adapt_replicas, reduce_retracing=True
+            self._adapt_replicas, reduce_retracing=True, autograph=False
         )
 
     @property
