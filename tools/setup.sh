@@ -3,6 +3,7 @@
 # Idempotent: a second run only checks. Used by ./run.sh, ./test.sh and CI.
 #
 #   Bazel 4.2.3      apt-get install bazel-bootstrap bazel-bootstrap-data
+#   Graphviz         apt-get install graphviz (cell diagrams)
 #   Python packages  .venv/ from requirements-dev.txt (reinstalled when it or
 #                    requirements.txt changes)
 #   real datasets    CIFAR-10, MNIST, Fashion-MNIST prepared for TFDS from
@@ -17,11 +18,13 @@ as_root() {
   if [[ $(id -u) -eq 0 ]]; then "$@"; else sudo "$@"; fi
 }
 
-if ! command -v bazel >/dev/null 2>&1; then
-  say "installing Bazel (bazel-bootstrap)"
+missing=()
+command -v bazel >/dev/null 2>&1 || missing+=(bazel-bootstrap bazel-bootstrap-data)
+command -v dot >/dev/null 2>&1 || missing+=(graphviz)
+if [[ ${#missing[@]} -gt 0 ]]; then
+  say "installing ${missing[*]}"
   as_root apt-get update -q
-  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-    bazel-bootstrap bazel-bootstrap-data
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q "${missing[@]}"
 fi
 
 if [[ ! -x .venv/bin/python ]]; then
