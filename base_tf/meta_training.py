@@ -480,3 +480,60 @@ def _check_or_write_config(output_dir, config, write=True):
         return
     with open(path, "w") as f:
         json.dump(wanted, f, indent=2, sort_keys=True)
+
+
+def load_prior(output_dir):
+    """The meta-trained prior W of a meta-training run, for adaptation.
+
+    Args:
+        output_dir: the `output_dir` of a `MetaTrainer` (`--output_dir` of
+            `bin/meta_train`).
+
+    Returns:
+        `(config, model)`: the run's `MetaTrainingConfig` and a
+        `BayesianSupernet` holding the last checkpoint's W.
+
+    Raises:
+        ValueError: the folder is not a meta-training run, or has no
+            checkpoint yet, or its checkpoint does not fit its config.
+    """
+    path = os.path.join(output_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"{output_dir!r} is not a meta-training run: it has no "
+            f"{CONFIG_FILE}. Pass the --output_dir of a `bazel run "
+            "//bin:meta_train` run."
+        )
+    with open(path) as f:
+        try:
+            config = MetaTrainingConfig(**json.load(f))
+        except (TypeError, json.JSONDecodeError) as e:
+            raise ValueError(
+                f"{path} is not a meta-training config ({e}); was it written "
+                "by another version of base-tf?"
+            ) from None
+    latest = tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
+    if latest is None:
+        raise ValueError(
+            f"{output_dir!r} holds a meta-training config but no checkpoint "
+            "yet: let the run finish at least one epoch (or rerun it with the "
+            "same flags to resume)."
+        )
+    model = BayesianSupernet(
+        config.search_space,
+        channels=config.channels,
+        num_cells=config.num_cells,
+        num_classes=config.num_classes,
+        prior_sigma=config.prior_sigma,
+        seed=config.seed,
+    )
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    checkpoint = tf.train.Checkpoint(model=model, epoch=epoch)
+    try:
+        checkpoint.restore(latest).assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise ValueError(
+            f"The checkpoint {latest} does not fit the config beside it "
+            f"({type(e).__name__}: {str(e).splitlines()[0]})."
+        ) from None
+    return config, model

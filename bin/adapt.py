@@ -1,30 +1,141 @@
 """Adapts the meta-trained prior to a new dataset and derives its genotype.
 
     bazel run //bin:adapt -- --checkpoint=runs/tiny --dataset=cifar10 \
-        --output_dir=runs/tiny/adapt_cifar10
+        --output_dir=runs/tiny_cifar10
 
-Not implemented yet: it needs the BASE model (the next milestone). The flags
-below are the ones it will take.
+Runs the inner loop T' = --adapt_steps steps from the prior W of a
+meta-training run (--adapt_steps=0: the multi-task prior's architecture)
+and writes to --output_dir the adapted posterior, the derived genotype
+(JSON and text), every choice's op probabilities and entropy, a diagram of
+each cell and a heatmap of q(z|D). Prints the genotype (for NAS-Bench-201
+also its architecture string, on a line of its own), the table, the
+validation accuracy of the prior and of the posterior, and the time taken.
 """
 
-from absl import app, flags
+import os
 
+from absl import flags
+
+from base_tf import adaptation, derivation, meta_training
+from base_tf.search_space import NasBench201Genotype
 from bin import cli
 
-flags.DEFINE_string("checkpoint", None, "Meta-training output folder.")
+_DEFAULTS = adaptation.AdaptationConfig()
+
 flags.DEFINE_string(
-    "dataset", None, "TFDS name or folder laid out as <split>/<class>/<img>."
+    "checkpoint", None, "Meta-training run folder (--output_dir of meta_train)."
 )
-flags.DEFINE_integer("adapt_steps", 10, "Inner-loop steps T'; 0: the prior.")
-flags.DEFINE_string("output_dir", None, "Where the adapted posterior goes.")
+flags.DEFINE_string(
+    "dataset", None, "TFDS name or folder laid out as <split>/<class>/<image>."
+)
+flags.DEFINE_string(
+    "data_dir", None, "Where TFDS datasets are prepared (default: TFDS's)."
+)
+flags.DEFINE_string("output_dir", None, "A new folder for the results.")
+flags.DEFINE_integer(
+    "adapt_steps", _DEFAULTS.steps, "T', inner-loop steps; 0: the prior."
+)
+flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Examples a step.")
+flags.DEFINE_float(
+    "learning_rate", None, "eta for the weights (default: meta-training's)."
+)
+flags.DEFINE_float(
+    "arch_learning_rate", None, "eta for phi (default: meta-training's)."
+)
+flags.DEFINE_float(
+    "temperature", None, "tau of q(z|D) (default: meta-training's last)."
+)
+flags.DEFINE_list(
+    "classes",
+    None,
+    "The K classes to adapt to, by name or id (default: all when the "
+    "dataset has K, else K drawn with --seed).",
+)
+flags.DEFINE_string("split", _DEFAULTS.split, "Split the examples come from.")
+flags.DEFINE_integer(
+    "train_per_class", _DEFAULTS.train_per_class, "Training examples a class."
+)
+flags.DEFINE_integer(
+    "val_per_class", _DEFAULTS.val_per_class, "Validation examples a class."
+)
+flags.DEFINE_enum(
+    "rule",
+    None,
+    sorted({r for rules in derivation.RULES.values() for r in rules}),
+    "Derivation rule (default: slots for DARTS, argmax for NAS-Bench-201; "
+    "see base_tf/derivation.py).",
+)
+flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds classes, batches, noise.")
+flags.mark_flags_as_required(["checkpoint", "dataset", "output_dir"])
+
+FLAGS = flags.FLAGS
+
+
+def config_from_flags():
+    classes = FLAGS.classes
+    if classes is not None:
+        classes = [int(c) if c.isdigit() else c for c in classes]
+    return adaptation.AdaptationConfig(
+        steps=FLAGS.adapt_steps,
+        batch_size=FLAGS.batch_size,
+        learning_rate=FLAGS.learning_rate,
+        arch_learning_rate=FLAGS.arch_learning_rate,
+        temperature=FLAGS.temperature,
+        classes=classes,
+        split=FLAGS.split,
+        train_per_class=FLAGS.train_per_class,
+        val_per_class=FLAGS.val_per_class,
+        rule=FLAGS.rule,
+        seed=FLAGS.seed,
+    )
 
 
 def main(argv):
     del argv
-    raise app.UsageError(
-        "adapt is not implemented yet: it needs the BASE model and a "
-        "meta-training checkpoint, which land with meta-training."
+    config = config_from_flags()
+    prior = meta_training.load_prior(FLAGS.checkpoint)
+    meta_config = prior[0]
+    if os.path.exists(
+        os.path.join(FLAGS.output_dir, adaptation.POSTERIOR_FILE)
+    ):
+        raise FileExistsError(
+            f"{FLAGS.output_dir!r} already holds an adapted posterior; choose "
+            "another --output_dir (nothing was overwritten)."
+        )
+    task = adaptation.make_task(
+        FLAGS.dataset, meta_config, config, data_dir=FLAGS.data_dir
     )
+    print(
+        f"adapting the {meta_config.search_space} prior of "
+        f"{FLAGS.checkpoint} to {task.source_name} "
+        f"({', '.join(task.class_names)}): {task.num_train} training, "
+        f"{task.num_val} validation images at {meta_config.image_size}x"
+        f"{meta_config.image_size}, {config.steps} steps"
+    )
+    posterior = adaptation.adapt(prior, task, config)
+    genotype, paths = adaptation.write_outputs(
+        posterior, FLAGS.output_dir, config.rule
+    )
+    info = posterior.info
+    print(f"\nderived genotype ({info['rule']} rule):\n{genotype}")
+    if isinstance(genotype, NasBench201Genotype):
+        print("NAS-Bench-201 architecture string:")
+        print(genotype)
+    print(
+        "\nq(z|D), every choice (op probabilities; entropy in nats, "
+        "relative to uniform):"
+    )
+    print(derivation.choices_table(posterior.space, posterior.op_probabilities))
+    print(
+        f"validation accuracy of the mean network: prior "
+        f"{info['val_accuracy_prior']:.3f}, posterior "
+        f"{info['val_accuracy_posterior']:.3f}"
+    )
+    print(
+        f"adaptation took {info['wall_seconds']:.1f} s wall, "
+        f"{info['cpu_seconds']:.1f} s CPU"
+    )
+    print(f"wrote {', '.join(sorted(paths))} to {FLAGS.output_dir}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,16 @@
 
 import logging as python_logging
 import os
+import sys
 
 from absl import app, flags, logging
+
+_INPUT_ERRORS = (
+    ValueError,
+    FileExistsError,
+    FileNotFoundError,
+    FloatingPointError,
+)
 
 
 def run(main):
@@ -14,6 +22,11 @@ def run(main):
     makes `--flagfile=configs/tiny.cfg`, `--output_dir=runs/x` and image
     folders mean what they mean in the user's shell. Imports are unaffected:
     the runfiles are already on `sys.path`.
+
+    Errors of input (a `ValueError` such as `DataError`, a file that is
+    missing or already there, a diverging run) end the program with their
+    message on one line and exit status 1; --verbosity=1 adds the
+    traceback.
 
     Logging: warnings and errors only, unless --verbosity is given (TF and
     TFDS otherwise log a line for every checkpoint and dataset read, which
@@ -26,6 +39,13 @@ def run(main):
             logging.set_verbosity(logging.WARNING)
             for name in ("tensorflow", "absl"):
                 python_logging.getLogger(name).setLevel(python_logging.WARNING)
-        return main(argv)
+        try:
+            return main(argv)
+        except _INPUT_ERRORS as e:
+            if logging.get_verbosity() >= logging.INFO:
+                raise
+            name = os.path.basename(sys.argv[0]).removesuffix(".py")
+            print(f"{name}: error: {e}", file=sys.stderr)
+            sys.exit(1)
 
     app.run(quiet_main)

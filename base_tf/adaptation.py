@@ -1,0 +1,345 @@
+"""Adaptation: the posterior q(z|D) q(theta|D) of a new dataset, from W.
+
+BASE adapts to a dataset D it never saw by running the same optimization
+embedding as in meta-training (see `inference.inner_loop`), T' steps from
+the meta-trained prior W:
+
+    (phi^0, psi^0) = W,  (phi^t, psi^t) = (phi^{t-1}, psi^{t-1}) + eta * grad L
+
+and reads the architecture off q(z|D) = RelaxedOneHotCategorical(phi^T')
+(see `derivation`). T' = 0 gives the prior itself: the architecture of the
+multi-task prior (the paper's "Multi-task Prior" row).
+
+The supernet's classifier has the K outputs it was meta-trained with, so D
+is seen as one K-class task: K of its classes (all of them when it has K,
+else chosen by the caller or drawn with the seed).
+"""
+
+import dataclasses
+import json
+import os
+import time
+
+import numpy as np
+import tensorflow as tf
+
+from base_tf import (
+    data,
+    derivation,
+    inference,
+    meta_training,
+    plots,
+    search_space,
+)
+
+POSTERIOR_FILE = "posterior.json"
+
+
+@dataclasses.dataclass(frozen=True)
+class AdaptationConfig:
+    """How a prior is adapted to a dataset.
+
+    Args:
+        steps: T', the inner-loop steps; 0 keeps the prior.
+        batch_size: examples per step.
+        learning_rate: eta for (mu, rho); None: the meta-training run's.
+        arch_learning_rate: eta for phi; None: the meta-training run's.
+        temperature: tau of q(z|D); None: meta-training's last epoch's.
+        classes: the dataset's K classes (names or ids), or None to draw
+            them with `seed` (all of them when the dataset has K).
+        split: the split training and validation examples come from.
+        train_per_class: training examples per class (None: all).
+        val_per_class: validation examples per class, held out of training,
+            on which accuracy before and after adaptation is reported.
+        rule: the derivation rule (`derivation.RULES`); None: the default.
+        seed: seeds the classes, the examples, the batches and the noise.
+    """
+
+    steps: int = 50
+    batch_size: int = 32
+    learning_rate: float | None = None
+    arch_learning_rate: float | None = None
+    temperature: float | None = None
+    classes: tuple | None = None
+    split: str = "train"
+    train_per_class: int | None = 500
+    val_per_class: int = 100
+    rule: str | None = None
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("steps", "batch_size", "val_per_class", "seed"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int):
+                raise ValueError(f"{name} must be an int, got {value!r}.")
+        if self.steps < 0 or self.seed < 0:
+            raise ValueError("steps and seed must be >= 0.")
+        if self.batch_size < 1 or self.val_per_class < 1:
+            raise ValueError("batch_size and val_per_class must be >= 1.")
+        for name in ("learning_rate", "arch_learning_rate", "temperature"):
+            value = getattr(self, name)
+            if value is not None and not value > 0:
+                raise ValueError(f"{name} must be > 0 or None, got {value!r}.")
+        if self.classes is not None:
+            object.__setattr__(self, "classes", tuple(self.classes))
+
+
+@dataclasses.dataclass
+class Posterior:
+    """An adapted posterior q(z|D) q(theta|D) and where it came from.
+
+    Attributes:
+        params: `VariationalParameters` (phi, psi) as numpy arrays.
+        meta_config: the `MetaTrainingConfig` of the prior it started from.
+        info: what was adapted to, how, and the measured results (a
+            JSON-ready dict: dataset, class_names, steps, accuracies,
+            timings, ...).
+    """
+
+    params: inference.VariationalParameters
+    meta_config: meta_training.MetaTrainingConfig
+    info: dict
+
+    @property
+    def space(self):
+        """The `SearchSpace` of the supernet."""
+        return search_space.get_space(self.meta_config.search_space)
+
+    @property
+    def op_probabilities(self):
+        """p_e(o) = softmax(phi_e)_o, `[cell types, edges, ops]`."""
+        return derivation.op_probabilities(self.params.logits)
+
+    def genotype(self, rule=None):
+        """The derived genotype (see `derivation.derive`)."""
+        return derivation.derive(self.space, self.op_probabilities, rule)
+
+    def save(self, directory):
+        """Writes the posterior: a TF checkpoint of (phi, psi) and a JSON."""
+        os.makedirs(directory, exist_ok=True)
+        tf.train.Checkpoint(
+            **{k: tf.Variable(v) for k, v in self.params._asdict().items()}
+        ).write(os.path.join(directory, "posterior"))
+        with open(os.path.join(directory, POSTERIOR_FILE), "w") as f:
+            json.dump(
+                {"meta_config": self.meta_config.to_dict(), **self.info},
+                f,
+                indent=2,
+            )
+
+    @classmethod
+    def load(cls, directory):
+        """Reads a posterior written by `save` (an `adapt` output folder).
+
+        Raises:
+            ValueError: the folder holds no adapted posterior.
+        """
+        path = os.path.join(directory, POSTERIOR_FILE)
+        if not os.path.isfile(path):
+            raise ValueError(
+                f"{directory!r} holds no adapted posterior (no "
+                f"{POSTERIOR_FILE}): pass the --output_dir of a `bazel run "
+                "//bin:adapt` run."
+            )
+        with open(path) as f:
+            info = json.load(f)
+        meta_config = meta_training.MetaTrainingConfig(
+            **info.pop("meta_config")
+        )
+        reader = tf.train.load_checkpoint(os.path.join(directory, "posterior"))
+        params = inference.VariationalParameters(
+            *(
+                reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
+                for name in inference.VariationalParameters._fields
+            )
+        )
+        return cls(params, meta_config, info)
+
+
+def make_task(source, meta_config, config, data_dir=None):
+    """The K-class task of `source` that adaptation sees.
+
+    Images are brought to the meta-training size (`ImageSpec(s, s, 3)`),
+    whatever their size on disk.
+
+    Raises:
+        DataError: the source has fewer classes than K, a class is unknown,
+            or classes have too few examples.
+    """
+    source = data.load_source(source, data_dir=data_dir)
+    k = meta_config.num_classes
+    if source.num_classes < k:
+        raise data.DataError(
+            f"{source.name} has {source.num_classes} classes but the "
+            f"meta-trained supernet classifies K={k}: adapt a prior "
+            f"meta-trained with --num_classes<={source.num_classes}."
+        )
+    classes = config.classes
+    if classes is None:
+        rng = np.random.default_rng([config.seed, 1])
+        classes = sorted(rng.choice(source.num_classes, k, replace=False))
+        classes = [int(c) for c in classes]
+    elif len(classes) != k:
+        raise data.DataError(
+            f"{len(classes)} classes given, but the meta-trained supernet "
+            f"classifies K={k}: give exactly {k}."
+        )
+    size = meta_config.image_size
+    task_config = data.TaskConfig(
+        data.ImageSpec(size, size, 3),
+        train_split=config.split,
+        train_per_class=config.train_per_class,
+        val_per_class=config.val_per_class,
+    )
+    return data.make_task(source, classes, task_config, seed=config.seed)
+
+
+def adapt(prior, task, config):
+    """Runs T' inner-loop steps on `task` from the prior W.
+
+    Args:
+        prior: `(meta_config, model)` as `meta_training.load_prior` returns.
+        task: a `data.Task` with K classes (see `make_task`).
+        config: `AdaptationConfig`.
+
+    Returns:
+        The adapted `Posterior`; its `info` has the validation accuracy of
+        the prior's and the posterior's mean networks, the ELBO terms of
+        the last step, and the wall and CPU seconds it took.
+
+    Raises:
+        FloatingPointError: the inner loop produced a NaN or inf (the
+            message suggests a lower learning rate).
+    """
+    meta_config, model = prior
+    start_wall, start_cpu = time.perf_counter(), time.process_time()
+    net = model.supernet
+    w = model.meta_parameters
+    inner = meta_config.inner_loop._replace(
+        **{
+            name: getattr(config, name)
+            for name in ("learning_rate", "arch_learning_rate")
+            if getattr(config, name) is not None
+        }
+    )
+    temperature = config.temperature or meta_config.temperature(
+        meta_config.epochs - 1
+    )
+    terms = None
+    if config.steps:
+        batches = task.train_dataset(config.batch_size, seed=config.seed)
+        images, labels = next(iter(batches.batch(config.steps)))
+        run = tf.function(
+            lambda *args: inference.inner_loop(net, w, *args),
+            autograph=False,
+        )
+        params, terms = run(
+            images,
+            labels,
+            inner,
+            tf.constant(temperature, tf.float32),
+            tf.constant(task.num_train, tf.float32),
+            tf.constant([config.seed, 0], tf.int64),
+        )
+        if not all(np.isfinite(p.numpy()).all() for p in params):
+            raise FloatingPointError(
+                f"Adaptation produced a NaN or inf within {config.steps} "
+                "steps: lower --learning_rate / --arch_learning_rate "
+                f"(now {inner.learning_rate} / {inner.arch_learning_rate})."
+            )
+    else:
+        params = w
+    before = _accuracy(net, w, task)
+    after = _accuracy(net, params, task)
+    info = {
+        "dataset": task.source_name,
+        "class_names": [str(c) for c in task.class_names],
+        "class_ids": [int(c) for c in task.class_ids],
+        "num_train": task.num_train,
+        "num_val": task.num_val,
+        "config": dataclasses.asdict(config),
+        "temperature": float(temperature),
+        "learning_rate": inner.learning_rate,
+        "arch_learning_rate": inner.arch_learning_rate,
+        "val_accuracy_prior": before,
+        "val_accuracy_posterior": after,
+        "wall_seconds": time.perf_counter() - start_wall,
+        "cpu_seconds": time.process_time() - start_cpu,
+    }
+    if terms is not None:
+        info["last_step"] = {
+            k: float(v[-1]) for k, v in terms._asdict().items()
+        }
+    return Posterior(
+        inference.VariationalParameters(*(np.asarray(p) for p in params)),
+        meta_config,
+        info,
+    )
+
+
+def _accuracy(net, params, task, batch_size=256):
+    """The posterior mean network's accuracy on the task's validation set."""
+    correct = 0.0
+    for images, labels in task.val_dataset(batch_size):
+        accuracy = inference.posterior_mean_accuracy(
+            net, params, images, labels
+        )
+        correct += float(accuracy) * int(labels.shape[0])
+    return correct / task.num_val
+
+
+def write_outputs(posterior, output_dir, rule=None):
+    """Writes an adapted posterior and what it says, into `output_dir`.
+
+    Files: the posterior (`posterior.*` checkpoint and `posterior.json`),
+    `genotype.json` and `genotype.txt` (readable; for NAS-Bench-201 also
+    the canonical architecture string), `choices.txt` (every choice's op
+    probabilities and entropy), a diagram of each cell
+    (`cell_<type>.png`) and `posterior.png` (the op probabilities).
+
+    Args:
+        posterior: the `Posterior`.
+        output_dir: a new or empty folder.
+        rule: the derivation rule (default: the space's).
+
+    Returns:
+        `(genotype, paths)`: the derived genotype, and `{name: path}` of
+        the files written.
+
+    Raises:
+        FileExistsError: `output_dir` already holds an adapted posterior.
+    """
+    if os.path.exists(os.path.join(output_dir, POSTERIOR_FILE)):
+        raise FileExistsError(
+            f"{output_dir!r} already holds an adapted posterior; choose "
+            "another --output_dir (nothing was overwritten)."
+        )
+    space = posterior.space
+    probs = posterior.op_probabilities
+    rule = rule or derivation.default_rule(space)
+    genotype = derivation.derive(space, probs, rule)
+    posterior.info["rule"] = rule
+    posterior.save(output_dir)
+    paths = {"posterior": os.path.join(output_dir, POSTERIOR_FILE)}
+
+    def write(name, text):
+        paths[name] = os.path.join(output_dir, name)
+        with open(paths[name], "w") as f:
+            f.write(text + "\n")
+
+    write("genotype.json", genotype.to_json(indent=2))
+    write("genotype.txt", str(genotype))
+    write("choices.txt", derivation.choices_table(space, probs))
+    for cell_type in space.cell_types:
+        name = f"cell_{cell_type}.png"
+        paths[name] = plots.cell_diagram(
+            genotype, cell_type, os.path.join(output_dir, name)
+        )
+    paths["posterior.png"] = plots.posterior_heatmap(
+        space,
+        probs,
+        os.path.join(output_dir, "posterior.png"),
+        title=f"q(z|D) after {posterior.info['config']['steps']} steps on "
+        f"{posterior.info['dataset']}",
+    )
+    return genotype, paths

@@ -1,0 +1,199 @@
+"""Adaptation from a real (tiny) meta-training run, and //bin:adapt."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+
+import tensorflow as tf
+
+from base_tf import adaptation, data, derivation, inference, meta_training
+from base_tf.search_space import NasBench201Genotype
+from tests import tfds_testing, tiny
+
+PNG_MAGIC = b"\x89PNG\r\n\x1a\n"
+
+
+class AdaptationTest(tf.test.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.run_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "meta")
+        if tfds_testing.data_dir() is None:
+            return
+        trainer = meta_training.MetaTrainer(
+            tiny.CONFIG, tiny.tasks(), cls.run_dir
+        )
+        trainer.train(verbose=0)
+        cls.w = trainer.model.meta_parameters
+
+    def setUp(self):
+        super().setUp()
+        tfds_testing.require_tfds(self, "mnist")
+        self.config = adaptation.AdaptationConfig(
+            steps=3,
+            batch_size=8,
+            split="test",
+            train_per_class=16,
+            val_per_class=8,
+            seed=4,
+        )
+        self.prior = meta_training.load_prior(self.run_dir)
+        self.task = adaptation.make_task(
+            "mnist", self.prior[0], self.config, tfds_testing.data_dir()
+        )
+
+    def test_load_prior_restores_the_last_w(self):
+        config, model = self.prior
+        self.assertEqual(config, tiny.CONFIG)
+        for a, b in zip(model.meta_parameters, self.w, strict=True):
+            self.assertAllEqual(a, b)
+
+    def test_task_is_k_classes_at_the_meta_training_size(self):
+        self.assertEqual(self.task.num_classes, tiny.CONFIG.num_classes)
+        self.assertEqual(self.task.train_images.shape[1:], (8, 8, 3))
+        self.assertEqual(self.task.num_val, 3 * 8)
+
+    def test_adapt_is_the_inner_loop_from_w(self):
+        posterior = adaptation.adapt(self.prior, self.task, self.config)
+        # The same T' steps, run by hand on the same batches and seed.
+        batches = self.task.train_dataset(8, seed=self.config.seed)
+        images, labels = next(iter(batches.batch(3)))
+        expected, _ = inference.inner_loop(
+            self.prior[1].supernet,
+            self.w,
+            images,
+            labels,
+            tiny.CONFIG.inner_loop,
+            tf.constant(tiny.CONFIG.temperature(tiny.CONFIG.epochs - 1)),
+            tf.constant(float(self.task.num_train)),
+            tf.constant([self.config.seed, 0], tf.int64),
+        )
+        for a, b in zip(posterior.params, expected, strict=True):
+            self.assertAllClose(a, b, rtol=1e-5, atol=1e-6)
+        self.assertNotAllClose(posterior.params.logits, self.w.logits)
+        info = posterior.info
+        self.assertBetween(info["val_accuracy_prior"], 0.0, 1.0)
+        self.assertBetween(info["val_accuracy_posterior"], 0.0, 1.0)
+        self.assertGreater(info["wall_seconds"], 0.0)
+        self.assertGreater(info["cpu_seconds"], 0.0)
+        self.assertLen(info["last_step"], 5)
+
+    def test_zero_steps_is_the_prior(self):
+        config = adaptation.AdaptationConfig(
+            steps=0, split="test", train_per_class=16, val_per_class=8
+        )
+        posterior = adaptation.adapt(self.prior, self.task, config)
+        for a, b in zip(posterior.params, self.w, strict=True):
+            self.assertAllEqual(a, b)
+        prior_genotype = derivation.derive(
+            "nas_bench_201", derivation.op_probabilities(self.w.logits)
+        )
+        self.assertEqual(posterior.genotype(), prior_genotype)
+        self.assertEqual(
+            posterior.info["val_accuracy_prior"],
+            posterior.info["val_accuracy_posterior"],
+        )
+
+    def test_write_outputs_and_load(self):
+        posterior = adaptation.adapt(self.prior, self.task, self.config)
+        out = os.path.join(self.get_temp_dir(), "adapted")
+        genotype, paths = adaptation.write_outputs(posterior, out)
+        self.assertIsInstance(genotype, NasBench201Genotype)
+        with open(os.path.join(out, "genotype.json")) as f:
+            self.assertEqual(
+                NasBench201Genotype.from_dict(json.load(f)), genotype
+            )
+        with open(os.path.join(out, "genotype.txt")) as f:
+            self.assertEqual(f.read().strip(), str(genotype))
+        with open(os.path.join(out, "choices.txt")) as f:
+            self.assertLen(f.read().strip().splitlines(), 1 + 6)
+        for name in ("cell_cell.png", "posterior.png"):
+            with open(paths[name], "rb") as f:
+                self.assertEqual(f.read(8), PNG_MAGIC)
+        loaded = adaptation.Posterior.load(out)
+        for a, b in zip(loaded.params, posterior.params, strict=True):
+            self.assertAllEqual(a, b)
+        self.assertEqual(loaded.meta_config, tiny.CONFIG)
+        self.assertEqual(loaded.genotype(), genotype)
+        # A second write is refused and changes nothing.
+        before = {p: os.path.getmtime(p) for p in paths.values()}
+        with self.assertRaisesRegex(FileExistsError, "already holds"):
+            adaptation.write_outputs(posterior, out)
+        self.assertEqual(
+            before, {p: os.path.getmtime(p) for p in paths.values()}
+        )
+
+    def test_bad_input(self):
+        empty = self.get_temp_dir()
+        with self.assertRaisesRegex(ValueError, "not a meta-training run"):
+            meta_training.load_prior(empty)
+        no_checkpoint = os.path.join(empty, "fresh")
+        os.makedirs(no_checkpoint)
+        with (
+            open(os.path.join(self.run_dir, meta_training.CONFIG_FILE)) as src,
+            open(
+                os.path.join(no_checkpoint, meta_training.CONFIG_FILE), "w"
+            ) as dst,
+        ):
+            dst.write(src.read())
+        with self.assertRaisesRegex(ValueError, "no checkpoint yet"):
+            meta_training.load_prior(no_checkpoint)
+        with self.assertRaisesRegex(ValueError, "holds no adapted posterior"):
+            adaptation.Posterior.load(empty)
+        two = adaptation.AdaptationConfig(classes=(0, 1), split="test")
+        with self.assertRaisesRegex(data.DataError, "give exactly 3"):
+            adaptation.make_task(
+                "mnist", self.prior[0], two, tfds_testing.data_dir()
+            )
+        too_fast = adaptation.AdaptationConfig(
+            steps=3,
+            batch_size=8,
+            split="test",
+            train_per_class=16,
+            learning_rate=1e12,
+        )
+        with self.assertRaisesRegex(FloatingPointError, "lower --learning"):
+            adaptation.adapt(self.prior, self.task, too_fast)
+
+    def test_binary(self):
+        out = os.path.join(self.get_temp_dir(), "binary")
+        env = dict(os.environ)
+        env["PYTHONPATH"] = tiny.ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        env.pop("BUILD_WORKING_DIRECTORY", None)
+        command = [
+            sys.executable,
+            "-m",
+            "bin.adapt",
+            f"--checkpoint={self.run_dir}",
+            "--dataset=mnist",
+            f"--data_dir={tfds_testing.data_dir()}",
+            f"--output_dir={out}",
+            "--adapt_steps=2",
+            "--batch_size=8",
+            "--split=test",
+            "--train_per_class=16",
+            "--val_per_class=8",
+            "--classes=1,7,9",
+        ]
+        result = subprocess.run(
+            command, cwd=tiny.ROOT, env=env, capture_output=True, text=True
+        )
+        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
+        arch = re.search(r"^(\|[a-z0-9_~|+]+\|)$", result.stdout, re.M)
+        self.assertIsNotNone(arch, result.stdout)
+        with open(os.path.join(out, "genotype.txt")) as f:
+            self.assertEqual(f.read().strip(), arch.group(1))
+        self.assertIn("(1, 7, 9)", result.stdout.replace("'", ""))
+        self.assertRegex(result.stdout, r"took [0-9.]+ s wall, [0-9.]+ s CPU")
+        # Run again into the same folder: refused, with the reason.
+        again = subprocess.run(
+            command, cwd=tiny.ROOT, env=env, capture_output=True, text=True
+        )
+        self.assertNotEqual(again.returncode, 0)
+        self.assertIn("already holds an adapted posterior", again.stderr)
+
+
+if __name__ == "__main__":
+    tf.test.main()
