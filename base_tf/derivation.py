@@ -35,6 +35,8 @@ import numpy as np
 from base_tf.search_space import darts, get_space
 
 RULES = {"darts": ("slots", "darts"), "nas_bench_201": ("argmax",)}
+# The rules with a sampling model (see `sample`).
+SAMPLING_RULES = {"darts": ("slots",), "nas_bench_201": ("argmax",)}
 
 
 def default_rule(space):
@@ -100,7 +102,9 @@ def sample(space, probs, rng, rule=None):
 
     Args:
         space: a `SearchSpace` or its name.
-        probs: op probabilities, as for `derive`.
+        probs: op probabilities, as for `derive`, or any non-negative op
+            weights of that shape (each edge's weights are normalised
+            under "argmax", each node's pairs' under "slots").
         rng: a `np.random.Generator`.
         rule: "slots" or "argmax" (the rules with a sampling model);
             default `default_rule(space)`.
@@ -115,7 +119,10 @@ def sample(space, probs, rng, rule=None):
             'sample with rule="slots".'
         )
     if rule == "argmax":
-        ops = [space.ops[rng.choice(space.num_ops, p=p)] for p in probs[0]]
+        ops = [
+            space.ops[rng.choice(space.num_ops, p=p / p.sum())]
+            for p in probs[0]
+        ]
         return space.genotype_type.from_edge_ops(ops)
     cells = {}
     for c, cell_type in enumerate(space.cell_types):

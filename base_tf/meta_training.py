@@ -482,6 +482,29 @@ def _check_or_write_config(output_dir, config, write=True):
         json.dump(wanted, f, indent=2, sort_keys=True)
 
 
+def read_config(output_dir):
+    """The `MetaTrainingConfig` of a meta-training run folder.
+
+    Raises:
+        ValueError: the folder is not a meta-training run.
+    """
+    path = os.path.join(output_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"{output_dir!r} is not a meta-training run: it has no "
+            f"{CONFIG_FILE}. Pass the --output_dir of a `bazel run "
+            "//bin:meta_train` run."
+        )
+    with open(path) as f:
+        try:
+            return MetaTrainingConfig(**json.load(f))
+        except (TypeError, json.JSONDecodeError) as e:
+            raise ValueError(
+                f"{path} is not a meta-training config ({e}); was it written "
+                "by another version of base-tf?"
+            ) from None
+
+
 def load_prior(output_dir):
     """The meta-trained prior W of a meta-training run, for adaptation.
 
@@ -497,21 +520,7 @@ def load_prior(output_dir):
         ValueError: the folder is not a meta-training run, or has no
             checkpoint yet, or its checkpoint does not fit its config.
     """
-    path = os.path.join(output_dir, CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise ValueError(
-            f"{output_dir!r} is not a meta-training run: it has no "
-            f"{CONFIG_FILE}. Pass the --output_dir of a `bazel run "
-            "//bin:meta_train` run."
-        )
-    with open(path) as f:
-        try:
-            config = MetaTrainingConfig(**json.load(f))
-        except (TypeError, json.JSONDecodeError) as e:
-            raise ValueError(
-                f"{path} is not a meta-training config ({e}); was it written "
-                "by another version of base-tf?"
-            ) from None
+    config = read_config(output_dir)
     latest = tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
     if latest is None:
         raise ValueError(
