@@ -319,8 +319,8 @@ def write_outputs(posterior, output_dir, rule=None):
     rule = rule or derivation.default_rule(space)
     genotype = derivation.derive(space, probs, rule)
     posterior.info["rule"] = rule
-    posterior.save(output_dir)
-    paths = {"posterior": os.path.join(output_dir, POSTERIOR_FILE)}
+    os.makedirs(output_dir, exist_ok=True)
+    paths = {}
 
     def write(name, text):
         paths[name] = os.path.join(output_dir, name)
@@ -342,4 +342,42 @@ def write_outputs(posterior, output_dir, rule=None):
         title=f"q(z|D) after {posterior.info['config']['steps']} steps on "
         f"{posterior.info['dataset']}",
     )
+    # Last: posterior.json marks a complete folder (see `find_previous`).
+    posterior.save(output_dir)
+    paths["posterior"] = os.path.join(output_dir, POSTERIOR_FILE)
     return genotype, paths
+
+
+def find_previous(output_dir, request):
+    """The posterior an earlier run with the same `request` left, if any.
+
+    Adaptation is deterministic for its inputs, so a rerun with the same
+    checkpoint, dataset and config may reuse a complete output folder
+    rather than refuse it.
+
+    Args:
+        output_dir: the output folder.
+        request: a JSON-ready dict of what was asked (saved as the
+            posterior's `info["request"]`).
+
+    Returns:
+        The `Posterior` in `output_dir`, or None when it holds none.
+
+    Raises:
+        FileExistsError: `output_dir` holds a posterior of another request.
+    """
+    if not os.path.exists(os.path.join(output_dir, POSTERIOR_FILE)):
+        return None
+    posterior = Posterior.load(output_dir)
+    found = posterior.info.get("request")
+    if found != json.loads(json.dumps(request)):
+        diff = sorted(
+            k for k in set(found or {}) | set(request)
+            if (found or {}).get(k) != request.get(k)
+        )  # fmt: skip
+        raise FileExistsError(
+            f"{output_dir!r} already holds a posterior adapted with other "
+            f"settings ({', '.join(diff)} differ); choose another "
+            "--output_dir (nothing was overwritten)."
+        )
+    return posterior

@@ -12,6 +12,7 @@ also its architecture string, on a line of its own), the table, the
 validation accuracy of the prior and of the posterior, and the time taken.
 """
 
+import dataclasses
 import os
 
 from absl import flags
@@ -95,27 +96,34 @@ def main(argv):
     config = config_from_flags()
     prior = meta_training.load_prior(FLAGS.checkpoint)
     meta_config = prior[0]
-    if os.path.exists(
-        os.path.join(FLAGS.output_dir, adaptation.POSTERIOR_FILE)
-    ):
-        raise FileExistsError(
-            f"{FLAGS.output_dir!r} already holds an adapted posterior; choose "
-            "another --output_dir (nothing was overwritten)."
+    request = {
+        "checkpoint": os.path.abspath(FLAGS.checkpoint),
+        "dataset": FLAGS.dataset,
+        "config": dataclasses.asdict(config),
+    }
+    posterior = adaptation.find_previous(FLAGS.output_dir, request)
+    if posterior is None:
+        task = adaptation.make_task(
+            FLAGS.dataset, meta_config, config, data_dir=FLAGS.data_dir
         )
-    task = adaptation.make_task(
-        FLAGS.dataset, meta_config, config, data_dir=FLAGS.data_dir
-    )
-    print(
-        f"adapting the {meta_config.search_space} prior of "
-        f"{FLAGS.checkpoint} to {task.source_name} "
-        f"({', '.join(task.class_names)}): {task.num_train} training, "
-        f"{task.num_val} validation images at {meta_config.image_size}x"
-        f"{meta_config.image_size}, {config.steps} steps"
-    )
-    posterior = adaptation.adapt(prior, task, config)
-    genotype, paths = adaptation.write_outputs(
-        posterior, FLAGS.output_dir, config.rule
-    )
+        print(
+            f"adapting the {meta_config.search_space} prior of "
+            f"{FLAGS.checkpoint} to {task.source_name} "
+            f"({', '.join(task.class_names)}): {task.num_train} training, "
+            f"{task.num_val} validation images at {meta_config.image_size}x"
+            f"{meta_config.image_size}, {config.steps} steps"
+        )
+        posterior = adaptation.adapt(prior, task, config)
+        posterior.info["request"] = request
+        genotype, _ = adaptation.write_outputs(
+            posterior, FLAGS.output_dir, config.rule
+        )
+    else:
+        print(
+            f"{FLAGS.output_dir} already holds this adaptation (same "
+            "checkpoint, dataset and flags): reusing it."
+        )
+        genotype = posterior.genotype(posterior.info["rule"])
     info = posterior.info
     print(f"\nderived genotype ({info['rule']} rule):\n{genotype}")
     if isinstance(genotype, NasBench201Genotype):
@@ -135,7 +143,7 @@ def main(argv):
         f"adaptation took {info['wall_seconds']:.1f} s wall, "
         f"{info['cpu_seconds']:.1f} s CPU"
     )
-    print(f"wrote {', '.join(sorted(paths))} to {FLAGS.output_dir}")
+    print(f"results in {os.path.abspath(FLAGS.output_dir)}")
 
 
 if __name__ == "__main__":

@@ -187,12 +187,31 @@ class AdaptationTest(tf.test.TestCase):
             self.assertEqual(f.read().strip(), arch.group(1))
         self.assertIn("(1, 7, 9)", result.stdout.replace("'", ""))
         self.assertRegex(result.stdout, r"took [0-9.]+ s wall, [0-9.]+ s CPU")
-        # Run again into the same folder: refused, with the reason.
+        # The same command again reuses the folder and prints the same.
+        before = os.path.getmtime(os.path.join(out, "posterior.json"))
         again = subprocess.run(
             command, cwd=tiny.ROOT, env=env, capture_output=True, text=True
         )
-        self.assertNotEqual(again.returncode, 0)
-        self.assertIn("already holds an adapted posterior", again.stderr)
+        self.assertEqual(again.returncode, 0, again.stderr[-3000:])
+        self.assertIn("reusing it", again.stdout)
+        self.assertIn(arch.group(1), again.stdout)
+        # Other flags into the same folder: refused in one line, untouched.
+        other = subprocess.run(
+            [*command, "--adapt_steps=1"],
+            cwd=tiny.ROOT,
+            env=env,
+            capture_output=True,
+            text=True,
+        )
+        self.assertEqual(other.returncode, 1)
+        self.assertRegex(
+            other.stderr,
+            r"adapt: error: .* already holds a posterior adapted with other "
+            r"settings \(config differ\)",
+        )
+        self.assertEqual(
+            before, os.path.getmtime(os.path.join(out, "posterior.json"))
+        )
 
 
 if __name__ == "__main__":
