@@ -1,0 +1,890 @@
+"""Training a derived genotype as an ordinary network, DARTS's recipe.
+
+After BASE adapts to a dataset and reads a genotype off q(z|D), the
+genotype is trained from scratch as `evaluation.build_network` builds it.
+`train(genotype, dataset, config, output_dir)` does that with `model.fit`
+and the recipe of DARTS's (and BASE's) evaluation code, `TrainingConfig`'s
+defaults (the CIFAR-10 recipe of NOTES.md):
+
+* SGD with momentum 0.9, learning rate 0.025 decayed to 0 by a cosine over
+  all steps (`keras.optimizers.schedules.CosineDecay`; DARTS steps its
+  cosine once an epoch, a step-wise cosine is the same curve, smoother);
+* weight decay 3e-4 as PyTorch's `torch.optim.SGD(weight_decay=...)`
+  applies it, which DARTS uses: an L2 term added to every weight's
+  gradient after clipping and before momentum (`DartsSGD`). Keras's own
+  `weight_decay` argument is the decoupled (AdamW-style) decay
+  w <- w - lr * wd * w, which bypasses the momentum buffer and so is a
+  different regulariser under momentum; a `kernel_regularizer` would add
+  the L2 term before clipping and miss the BN weights and biases;
+* gradients clipped to global norm 5 (`global_clipnorm`; DARTS's
+  `clip_grad_norm_`);
+* the auxiliary head's loss with weight 0.4 (DARTS networks);
+* drop-path ramped linearly from 0 to 0.2 over the epochs
+  (`evaluation.DropPathSchedule`);
+* batch 96; pad-and-crop, horizontal flip and cutout 16 (at 32x32, scaled
+  for other sizes; `evaluation.augmentation`).
+
+The test split is evaluated after each epoch (DARTS's "valid" queue is the
+CIFAR-10 test set) and no choice is made on it: the final network is the
+last epoch's.
+
+What a run writes to `output_dir`:
+
+* `run.json`: what the run is (genotype, dataset, image spec, network
+  size, config but epochs), written first; a folder holding another run
+  is refused and nothing in it is touched;
+* `backup/`: `keras.callbacks.BackupAndRestore`'s state (weights,
+  optimizer, epoch) after every epoch: a run that is killed, or rerun with
+  more epochs, resumes from its last finished epoch;
+* `log.csv` (`keras.callbacks.CSVLogger`), `logs/` (TensorBoard),
+  `curves.png` (loss and accuracy per epoch, train and test);
+* at the end: `model.keras` (the inference model: images -> logits of the
+  main head), `genotype.json`, and last `metadata.json`, the mark of a
+  finished run. `load_trained(output_dir)` reads them back.
+"""
+
+import csv
+import dataclasses
+import json
+import math
+import os
+import time
+
+import keras
+import numpy as np
+import tensorflow as tf
+
+from base_tf import data, evaluation, search_space
+
+RUN_FILE = "run.json"
+METADATA_FILE = "metadata.json"
+MODEL_FILE = "model.keras"
+GENOTYPE_FILE = "genotype.json"
+LOG_FILE = "log.csv"
+CURVES_FILE = "curves.png"
+BACKUP_DIR = "backup"
+TENSORBOARD_DIR = "logs"
+
+# TrainingConfig fields a rerun on the same output_dir may change.
+RERUN_FIELDS = ("epochs", "jit_compile")
+
+TRAIN_SPLIT = "train"
+# The split trained networks are tested on: the first of these a source
+# has.
+TEST_SPLITS = ("test", "validation", "valid", "val")
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingConfig:
+    """How a derived network is trained; defaults: the CIFAR-10 recipe.
+
+    Args:
+        epochs: epochs of training (600 in the recipe).
+        batch_size: examples a step.
+        learning_rate: the initial learning rate of the cosine decay to 0.
+        momentum: SGD's momentum.
+        weight_decay: the L2 coefficient, PyTorch-style (see `DartsSGD`).
+        grad_clip: the global norm gradients are clipped to; 0: no clipping.
+        auxiliary_weight: the auxiliary head's loss weight; 0: no head.
+            Only DARTS networks have one (ignored for NAS-Bench-201).
+        drop_path: the final drop-path rate, in [0, 1); 0: none.
+        cutout: the cutout square's side at 32x32 (scaled with the image);
+            0: no cutout.
+        augment: pad-and-crop (4 pixels at 32x32) and horizontal flips.
+        seed: seeds the weights, the example order, augmentation,
+            drop-path and the subsets below.
+        max_train_examples: train on this many examples of the train split
+            (a seeded random subset); None: all.
+        max_test_examples: test on this many of the test split; None: all.
+        jit_compile: compile the steps with XLA. Off by default: on a
+            2-core CPU, XLA took 4x longer to compile DARTS's train step
+            (28 s against 7 s, 2 cells) and ran it slower.
+    """
+
+    epochs: int = 600
+    batch_size: int = 96
+    learning_rate: float = 0.025
+    momentum: float = 0.9
+    weight_decay: float = 3e-4
+    grad_clip: float = 5.0
+    auxiliary_weight: float = 0.4
+    drop_path: float = 0.2
+    cutout: int = 16
+    augment: bool = True
+    seed: int = 0
+    max_train_examples: int | None = None
+    max_test_examples: int | None = None
+    jit_compile: bool = False
+
+    def __post_init__(self):
+        for name in ("epochs", "batch_size"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 1:
+                raise ValueError(
+                    f"TrainingConfig.{name} must be a positive int; got "
+                    f"{value!r}."
+                )
+        for name in ("cutout", "seed"):
+            value = getattr(self, name)
+            if not _is_int(value) or value < 0:
+                raise ValueError(
+                    f"TrainingConfig.{name} must be an int >= 0; got {value!r}."
+                )
+        for name in ("max_train_examples", "max_test_examples"):
+            value = getattr(self, name)
+            if value is not None and (not _is_int(value) or value < 1):
+                raise ValueError(
+                    f"TrainingConfig.{name} must be a positive int or None; "
+                    f"got {value!r}."
+                )
+        if not _is_number(self.learning_rate) or not self.learning_rate > 0:
+            raise ValueError(
+                "TrainingConfig.learning_rate must be > 0; got "
+                f"{self.learning_rate!r}."
+            )
+        for name in ("weight_decay", "grad_clip", "auxiliary_weight"):
+            value = getattr(self, name)
+            if not _is_number(value) or not value >= 0:
+                raise ValueError(
+                    f"TrainingConfig.{name} must be a number >= 0; got "
+                    f"{value!r}."
+                )
+        for name in ("momentum", "drop_path"):
+            value = getattr(self, name)
+            if not _is_number(value) or not 0 <= value < 1:
+                raise ValueError(
+                    f"TrainingConfig.{name} must be in [0, 1); got {value!r}."
+                )
+        for name in ("augment", "jit_compile"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(
+                    f"TrainingConfig.{name} must be a bool; got "
+                    f"{getattr(self, name)!r}."
+                )
+
+
+def _is_int(value):
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_number(value):
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+@keras.saving.register_keras_serializable(package="base_tf")
+class DartsSGD(keras.optimizers.Optimizer):
+    """SGD with momentum and L2 weight decay as `torch.optim.SGD` has them.
+
+    After the base class clips the gradients (`global_clipnorm`), each
+    weight w with gradient g is updated as PyTorch's SGD (dampening 0, no
+    Nesterov), which DARTS trains with:
+
+        g' = g + l2 * w
+        b  = momentum * b + g'
+        w  = w - lr * b
+
+    Keras's `SGD` keeps lr inside its buffer (v = momentum * v - lr * g),
+    the same only while lr is constant.
+
+    Args:
+        learning_rate: a float or a `LearningRateSchedule`.
+        momentum: in [0, 1).
+        l2: the weight decay coefficient.
+        **kwargs: passed to `keras.optimizers.Optimizer` (e.g.
+            `global_clipnorm`, `name`).
+    """
+
+    def __init__(
+        self, learning_rate=0.025, momentum=0.9, l2=3e-4, name="darts_sgd", **kw
+    ):
+        super().__init__(learning_rate=learning_rate, name=name, **kw)
+        self.momentum = float(momentum)
+        self.l2 = float(l2)
+
+    def build(self, variables):
+        if self.built:
+            return
+        super().build(variables)
+        self.buffers = self.add_optimizer_variables(variables, "momentum")
+
+    def update_step(self, gradient, variable, learning_rate):
+        learning_rate = keras.ops.cast(learning_rate, variable.dtype)
+        gradient = keras.ops.cast(gradient, variable.dtype)
+        if self.l2:
+            gradient = gradient + self.l2 * variable
+        buffer = self.buffers[self._get_variable_index(variable)]
+        self.assign(buffer, self.momentum * buffer + gradient)
+        self.assign_sub(variable, learning_rate * buffer)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "momentum": self.momentum,
+            "l2": self.l2,
+        }
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainingResult:
+    """What `train` measured.
+
+    Attributes:
+        test_accuracy: the final network's accuracy on the test split.
+        test_loss: its mean cross-entropy there.
+        train_accuracy: the main head's accuracy over the last epoch's
+            (augmented) training batches, as DARTS reports it.
+        parameter_count: DARTS's count (`evaluation.count_parameters`).
+        initial_epoch: the epoch this call started at (> 0 on a resume).
+        epochs: the epochs the network has been trained for in all.
+        output_dir: where the run is.
+        metadata: the run's `metadata.json`.
+    """
+
+    test_accuracy: float
+    test_loss: float
+    train_accuracy: float
+    parameter_count: int
+    initial_epoch: int
+    epochs: int
+    output_dir: str
+    metadata: dict
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainedModel:
+    """A trained network read back by `load_trained`.
+
+    Attributes:
+        model: the inference model, float32 images in [0, 1] -> logits.
+        genotype: its genotype.
+        class_names: the class names, by logit index.
+        image_spec: the `data.ImageSpec` images must be brought to.
+        metadata: the run's `metadata.json`.
+    """
+
+    model: keras.Model
+    genotype: object
+    class_names: tuple
+    image_spec: data.ImageSpec
+    metadata: dict
+
+
+def resolve_genotype(spec):
+    """The genotype `spec` names.
+
+    Args:
+        spec: a genotype; a published name (`search_space.PUBLISHED`:
+            CIFAR_TUNED, IMAGENET_TUNED, DARTS_V2; any case); a path to a
+            JSON file written by a genotype's `to_json` (e.g. an adaptation
+            run's genotype.json); or a NAS-Bench-201 architecture string
+            (`|op~0|+|op~0|op~1|+...`).
+
+    Returns:
+        A `DartsGenotype` or `NasBench201Genotype`.
+
+    Raises:
+        ValueError: nothing of the above, or a malformed genotype; the
+            message says which.
+    """
+    if isinstance(
+        spec, (search_space.DartsGenotype, search_space.NasBench201Genotype)
+    ):
+        return spec
+    if not isinstance(spec, (str, os.PathLike)) or not os.fspath(spec):
+        raise ValueError(
+            "A genotype is a published name, a JSON file or a NAS-Bench-201 "
+            f"string; got {spec!r}."
+        )
+    spec = os.fspath(spec)
+    if os.path.isfile(spec):
+        with open(spec) as f:
+            text = f.read()
+        try:
+            return search_space.genotype_from_json(text)
+        except ValueError as error:
+            raise ValueError(f"{spec}: not a valid genotype: {error}") from None
+    if spec.startswith("|"):
+        return search_space.NasBench201Genotype.from_string(spec)
+    if spec.upper() in search_space.PUBLISHED:
+        return search_space.get_genotype(spec)
+    hint = ""
+    if spec.endswith(".json") or os.sep in spec:
+        hint = f" No file {spec} exists."
+    raise ValueError(
+        f"Unknown genotype {spec!r}.{hint} Give a published name "
+        f"({', '.join(search_space.PUBLISHED)}), a genotype JSON file or a "
+        "NAS-Bench-201 architecture string."
+    )
+
+
+def _test_split(source):
+    for split in TEST_SPLITS:
+        if split in source.splits:
+            return split
+    raise data.DataError(
+        f"{source.name} has no test split ({', '.join(TEST_SPLITS)}); its "
+        f"splits are {list(source.splits)}. Add one (for a folder: "
+        "root/test/<class>/<image>)."
+    )
+
+
+def _subset(split, limit, seed):
+    """The split's arrays, or a seeded random `limit` of them in order."""
+    images, labels = split.images, split.labels
+    if limit is None or limit >= len(labels):
+        return images, labels
+    rng = np.random.default_rng(seed)
+    keep = np.sort(rng.choice(len(labels), size=limit, replace=False))
+    return images[keep], labels[keep]
+
+
+def _dataset_name(source):
+    """How a run names its dataset: a TFDS name or a folder's full path."""
+    if isinstance(source, data.ImageFolderSource):
+        return source.root
+    return source.name
+
+
+def _read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def _write_json(path, value):
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(value, f, indent=2)
+    os.replace(tmp, path)
+
+
+def _differences(found, wanted, prefix=""):
+    keys = sorted(set(found) | set(wanted))
+    out = []
+    for key in keys:
+        a, b = found.get(key), wanted.get(key)
+        if isinstance(a, dict) and isinstance(b, dict):
+            out += _differences(a, b, f"{prefix}{key}.")
+        elif a != b:
+            out.append(f"{prefix}{key} ({a!r} there, {b!r} asked)")
+    return out
+
+
+def _check_output_dir(output_dir, request):
+    """Raises unless `output_dir` is new, empty or a run of `request`."""
+    if os.path.isfile(output_dir):
+        raise FileExistsError(
+            f"output_dir {output_dir!r} is a file; give a folder."
+        )
+    if not os.path.isdir(output_dir) or not os.listdir(output_dir):
+        return
+    run_file = os.path.join(output_dir, RUN_FILE)
+    if not os.path.isfile(run_file):
+        raise FileExistsError(
+            f"{output_dir!r} is not empty and holds no training run "
+            f"({RUN_FILE}); choose a new or empty --output_dir (nothing was "
+            "overwritten)."
+        )
+    found = _read_json(run_file)
+    wanted = json.loads(json.dumps(request))
+    if found != wanted:
+        raise FileExistsError(
+            f"{output_dir!r} holds a run of another genotype or config: "
+            f"{'; '.join(_differences(found, wanted))}. Choose another "
+            "--output_dir (nothing was overwritten); only epochs may change "
+            "to extend a run."
+        )
+
+
+def _resume_epoch(output_dir):
+    """The epoch `BackupAndRestore` will resume at (0: a new run)."""
+    path = os.path.join(output_dir, BACKUP_DIR, "training_metadata.json")
+    if not os.path.isfile(path):
+        return 0
+    return int(_read_json(path)["epoch"])
+
+
+def _standardisation(images):
+    """Per-channel mean and std of uint8 images, as values in [0, 1]."""
+    pixels = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
+    return pixels.mean(axis=0).tolist(), pixels.std(axis=0).tolist()
+
+
+def _targets(labels, auxiliary):
+    if auxiliary:
+        return {"logits": labels, "aux_logits": labels}
+    return labels
+
+
+def training_dataset(
+    images,
+    labels,
+    config,
+    fill,
+    start_epoch=0,
+    auxiliary=False,
+):
+    """Epochs `start_epoch`..`config.epochs - 1` of augmented batches.
+
+    Epoch e visits the examples in the order of a permutation seeded by
+    (seed, e), in batches of `config.batch_size` (the last one smaller);
+    batch s of epoch e is augmented (`RandomCropFlip`, `Cutout`) with a
+    seed folded from (seed, e, s). The stream is thus a function of the
+    config alone, and a run resumed at epoch e sees what an uninterrupted
+    one would have.
+
+    Args:
+        images: uint8 `[N, H, W, c]`.
+        labels: int `[N]`.
+        config: a `TrainingConfig`.
+        fill: the per-channel value cut-out pixels get (the mean pixel).
+        start_epoch: the first epoch.
+        auxiliary: whether targets are a dict for both heads.
+
+    Returns:
+        A `tf.data.Dataset` of (float32 images in [0, 1], int32 labels),
+        `steps_per_epoch(N, batch_size)` batches an epoch.
+    """
+    num = len(labels)
+    height, width = images.shape[1:3]
+    crop_flip = None
+    if config.augment:
+        crop_flip = evaluation.RandomCropFlip(
+            (
+                evaluation.scaled(4, height),
+                evaluation.scaled(4, width),
+            )
+        )
+    cutout = None
+    if config.cutout:
+        cutout = evaluation.Cutout(
+            (
+                evaluation.scaled(config.cutout, height),
+                evaluation.scaled(config.cutout, width),
+            ),
+            fill=list(fill),
+        )
+    images = tf.constant(images)
+    labels = tf.constant(labels, tf.int32)
+    seed = tf.constant(config.seed, tf.int64)
+
+    def one_epoch(epoch):
+        epoch_seed = tf.stack([seed, epoch])
+        order = tf.argsort(tf.random.stateless_uniform([num], epoch_seed))
+        batches = tf.data.Dataset.from_tensor_slices(order)
+        return (
+            batches.batch(config.batch_size)
+            .enumerate()
+            .map(lambda step, index: (epoch_seed, step, index))
+        )
+
+    def load(epoch_seed, step, index):
+        x = tf.image.convert_image_dtype(tf.gather(images, index), tf.float32)
+        batch_seed = tf.random.experimental.stateless_fold_in(epoch_seed, step)
+        crop_seed, cutout_seed = tf.unstack(
+            tf.random.experimental.stateless_split(batch_seed, 2)
+        )
+        if crop_flip is not None:
+            x = crop_flip(x, crop_seed)
+        if cutout is not None:
+            x = cutout(x, cutout_seed)
+        return x, _targets(tf.gather(labels, index), auxiliary)
+
+    epochs = tf.data.Dataset.range(start_epoch, config.epochs)
+    return (
+        epochs.flat_map(one_epoch)
+        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .prefetch(tf.data.AUTOTUNE)
+    )
+
+
+def test_dataset(images, labels, batch_size, auxiliary=False):
+    """The test examples in order, float32 images in [0, 1]."""
+    ds = tf.data.Dataset.from_tensor_slices(
+        (images, labels.astype(np.int32))
+    ).batch(batch_size)
+    return ds.map(
+        lambda x, y: (
+            tf.image.convert_image_dtype(x, tf.float32),
+            _targets(y, auxiliary),
+        ),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    ).prefetch(tf.data.AUTOTUNE)
+
+
+def steps_per_epoch(num_examples, batch_size):
+    """Batches an epoch: every example once, the last batch smaller."""
+    return math.ceil(num_examples / batch_size)
+
+
+def read_log(path):
+    """The rows of a `CSVLogger` file, one per epoch (the last of repeats).
+
+    A run killed between logging an epoch and backing it up logs that
+    epoch again when resumed; the later row is kept.
+
+    Returns:
+        A list of dicts of floats, by epoch, each with an "epoch" key.
+    """
+    if not os.path.isfile(path):
+        return []
+    rows = {}
+    with open(path, newline="") as f:
+        for row in csv.DictReader(f):
+            values = {
+                k: float(v) for k, v in row.items() if v not in ("", None)
+            }
+            rows[int(values["epoch"])] = values
+    return [rows[e] for e in sorted(rows)]
+
+
+def _main_head(row, metric, prefix=""):
+    """A metric of the main head, whichever name Keras logged it under."""
+    for name in (f"{prefix}logits_{metric}", f"{prefix}{metric}"):
+        if name in row:
+            return row[name]
+    return float("nan")
+
+
+def plot_learning_curves(log_path, png_path, title=None):
+    """Draws loss and accuracy per epoch, train and test, to a PNG.
+
+    Losses are the main head's cross-entropy (without the auxiliary
+    term); train figures are the epoch's means over its augmented batches.
+
+    Args:
+        log_path: a `CSVLogger` file of `train`.
+        png_path: the PNG to write.
+        title: the figure's title.
+
+    Returns:
+        `png_path`, or None when the log has no epoch yet.
+    """
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
+
+    rows = read_log(log_path)
+    if not rows:
+        return None
+    epochs = [row["epoch"] + 1 for row in rows]
+    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
+    for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
+        for prefix, label in (("", "train"), ("val_", "test")):
+            axis.plot(
+                epochs,
+                [_main_head(row, metric, prefix) for row in rows],
+                marker="o",
+                label=label,
+            )
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(png_path, dpi=100)
+    plt.close(figure)
+    return png_path
+
+
+class _LearningCurves(keras.callbacks.Callback):
+    """Redraws the learning curves after every epoch (after CSVLogger)."""
+
+    def __init__(self, log_path, png_path, title):
+        super().__init__()
+        self.log_path, self.png_path, self.title = log_path, png_path, title
+
+    def on_epoch_end(self, epoch, logs=None):
+        plot_learning_curves(self.log_path, self.png_path, self.title)
+
+
+def _evaluate(network, images, labels, batch_size):
+    """Mean cross-entropy and accuracy of `network`'s logits."""
+    logits = network.predict(
+        test_dataset(images, labels, batch_size).map(lambda x, y: x),
+        verbose=0,
+    )
+    losses = keras.losses.sparse_categorical_crossentropy(
+        labels, logits, from_logits=True
+    )
+    accuracy = np.mean(np.argmax(logits, axis=-1) == labels)
+    return float(np.mean(losses)), float(accuracy)
+
+
+def _result(output_dir, metadata, initial_epoch):
+    return TrainingResult(
+        test_accuracy=metadata["test_accuracy"],
+        test_loss=metadata["test_loss"],
+        train_accuracy=metadata["train_accuracy"],
+        parameter_count=metadata["parameter_count"],
+        initial_epoch=initial_epoch,
+        epochs=metadata["epochs"],
+        output_dir=output_dir,
+        metadata=metadata,
+    )
+
+
+def train(
+    genotype,
+    dataset,
+    config,
+    output_dir,
+    image_spec=None,
+    channels=None,
+    num_cells=None,
+    data_dir=None,
+    verbose=1,
+):
+    """Trains `genotype`'s network on `dataset` and tests it.
+
+    Trains on the "train" split and tests on "test" (else the first of
+    `TEST_SPLITS` the source has) at `image_spec`; see the module doc for
+    the recipe and what is written to `output_dir`. A rerun on the same
+    `output_dir` with the same arguments resumes an unfinished run from
+    its last epoch, returns a finished one as it is, and with more
+    `config.epochs` trains a finished one further (its cosine schedule is
+    then recomputed for the new total).
+
+    Args:
+        genotype: a genotype, or anything `resolve_genotype` reads.
+        dataset: a TFDS name, a folder laid out as
+            root/<split>/<class>/<image>, or a `data.Source`.
+        config: a `TrainingConfig`.
+        output_dir: the run's folder: new, empty, or this run's.
+        image_spec: the `data.ImageSpec` images are brought to (default
+            32x32x3).
+        channels: the network's C (default: the space's, see
+            `evaluation.DEFAULT_SIZES`).
+        num_cells: its cells (NAS-Bench-201: a stage); default: the
+            space's.
+        data_dir: where TFDS datasets are prepared (None: TFDS's default).
+        verbose: `model.fit`'s verbosity (0 silent, 1 progress bar, 2 a
+            line an epoch).
+
+    Returns:
+        A `TrainingResult`.
+
+    Raises:
+        ValueError: a bad genotype, config or dataset (`data.DataError`).
+        FileExistsError: `output_dir` holds another run or other files;
+            nothing in it is changed.
+    """
+    start_time = time.perf_counter()
+    genotype = resolve_genotype(genotype)
+    if not isinstance(config, TrainingConfig):
+        raise ValueError(
+            f"config must be a TrainingConfig; got {type(config).__name__}."
+        )
+    image_spec = image_spec or data.ImageSpec()
+    if not isinstance(image_spec, data.ImageSpec):
+        raise ValueError(
+            f"image_spec must be a data.ImageSpec; got {image_spec!r}."
+        )
+    space = evaluation.space_of(genotype)
+    default_channels, default_cells = evaluation.DEFAULT_SIZES[space]
+    channels = default_channels if channels is None else channels
+    num_cells = default_cells if num_cells is None else num_cells
+    source = data.load_source(dataset, data_dir=data_dir)
+    if TRAIN_SPLIT not in source.splits:
+        raise data.DataError(
+            f"{source.name} has no {TRAIN_SPLIT!r} split to train on; its "
+            f"splits are {list(source.splits)}."
+        )
+    test_split = _test_split(source)
+    auxiliary = (
+        evaluation.supports_auxiliary(genotype) and config.auxiliary_weight > 0
+    )
+    # What a run is: all but what may change on a rerun (more epochs, or
+    # XLA, which changes how, not what, is computed).
+    identity = dataclasses.asdict(config)
+    for name in RERUN_FIELDS:
+        del identity[name]
+    request = {
+        "genotype": genotype.to_dict(),
+        "dataset": _dataset_name(source),
+        "image_spec": dataclasses.asdict(image_spec),
+        "channels": channels,
+        "num_cells": num_cells,
+        "config": identity,
+    }
+    _check_output_dir(output_dir, request)
+    metadata_path = os.path.join(output_dir, METADATA_FILE)
+    if os.path.isfile(metadata_path):
+        finished = _read_json(metadata_path)
+        if finished["epochs"] == config.epochs:
+            return _result(output_dir, finished, finished["epochs"])
+        if finished["epochs"] > config.epochs:
+            raise ValueError(
+                f"{output_dir!r} holds this run trained for "
+                f"{finished['epochs']} epochs, more than the {config.epochs} "
+                f"asked: ask for {finished['epochs']} (to read it) or more "
+                "(to train it further)."
+            )
+
+    train_images, train_labels = _subset(
+        source.materialize(TRAIN_SPLIT, image_spec),
+        config.max_train_examples,
+        config.seed,
+    )
+    test_images, test_labels = _subset(
+        source.materialize(test_split, image_spec),
+        config.max_test_examples,
+        config.seed + 1,
+    )
+    if not len(train_labels) or not len(test_labels):
+        raise data.DataError(
+            f"{source.name}: the {TRAIN_SPLIT!r} and {test_split!r} splits "
+            "need at least one example each."
+        )
+    mean, std = _standardisation(train_images)
+    std = [max(s, 1e-3) for s in std]  # A constant channel: no division by 0.
+
+    keras.utils.set_random_seed(config.seed)
+    model = evaluation.build_network(
+        genotype,
+        source.num_classes,
+        image_spec.shape,
+        channels=channels,
+        num_cells=num_cells,
+        auxiliary=auxiliary,
+        mean=mean,
+        std=std,
+        seed=config.seed,
+    )
+    steps = steps_per_epoch(len(train_labels), config.batch_size)
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * steps, alpha=0.0
+    )
+    optimizer = DartsSGD(
+        schedule,
+        momentum=config.momentum,
+        l2=config.weight_decay,
+        global_clipnorm=config.grad_clip or None,
+    )
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if auxiliary:
+        model.compile(
+            optimizer=optimizer,
+            loss={"logits": cross_entropy, "aux_logits": cross_entropy},
+            loss_weights={"logits": 1.0, "aux_logits": config.auxiliary_weight},
+            metrics={"logits": ["accuracy"]},
+            jit_compile=config.jit_compile,
+        )
+    else:
+        model.compile(
+            optimizer=optimizer,
+            loss=cross_entropy,
+            metrics=["accuracy"],
+            jit_compile=config.jit_compile,
+        )
+
+    os.makedirs(output_dir, exist_ok=True)
+    _write_json(os.path.join(output_dir, RUN_FILE), request)
+    initial_epoch = _resume_epoch(output_dir)
+    log_path = os.path.join(output_dir, LOG_FILE)
+    curves_path = os.path.join(output_dir, CURVES_FILE)
+    title = f"{space} network on {source.name}"
+    callbacks = [
+        evaluation.DropPathSchedule(config.drop_path, config.epochs),
+        keras.callbacks.BackupAndRestore(
+            os.path.join(output_dir, BACKUP_DIR), delete_checkpoint=False
+        ),
+        keras.callbacks.CSVLogger(log_path, append=True),
+        _LearningCurves(log_path, curves_path, title),
+        keras.callbacks.TensorBoard(
+            os.path.join(output_dir, TENSORBOARD_DIR), write_graph=False
+        ),
+    ]
+    history = model.fit(
+        training_dataset(
+            train_images,
+            train_labels,
+            config,
+            fill=mean,
+            start_epoch=initial_epoch,
+            auxiliary=auxiliary,
+        ),
+        epochs=config.epochs,
+        steps_per_epoch=steps,
+        validation_data=test_dataset(
+            test_images, test_labels, config.batch_size, auxiliary
+        ),
+        callbacks=callbacks,
+        shuffle=False,  # The dataset is shuffled, seeded, epoch by epoch.
+        verbose=verbose,
+    )
+
+    network = evaluation.inference_model(model)
+    test_loss, test_accuracy = _evaluate(
+        network, test_images, test_labels, config.batch_size
+    )
+    rows = read_log(log_path)
+    train_accuracy = _main_head(rows[-1], "accuracy") if rows else float("nan")
+    network.save(os.path.join(output_dir, MODEL_FILE))
+    with open(os.path.join(output_dir, GENOTYPE_FILE), "w") as f:
+        f.write(genotype.to_json(indent=2))
+    plot_learning_curves(log_path, curves_path, title)
+    metadata = {
+        "space": space,
+        "genotype": genotype.to_dict(),
+        "genotype_text": str(genotype),
+        "dataset": request["dataset"],
+        "train_split": TRAIN_SPLIT,
+        "test_split": test_split,
+        "class_names": list(source.class_names),
+        "num_classes": source.num_classes,
+        "image_spec": dataclasses.asdict(image_spec),
+        "channels": channels,
+        "num_cells": num_cells,
+        "auxiliary": auxiliary,
+        "mean": mean,
+        "std": std,
+        "num_train": len(train_labels),
+        "num_test": len(test_labels),
+        "epochs": config.epochs,
+        "train_accuracy": float(train_accuracy),
+        "test_accuracy": float(test_accuracy),
+        "test_loss": float(test_loss),
+        "parameter_count": evaluation.count_parameters(model),
+        "config": dataclasses.asdict(config),
+        "epochs_this_call": len(history.epoch),
+        "seconds_this_call": time.perf_counter() - start_time,
+    }
+    _write_json(metadata_path, metadata)
+    return _result(output_dir, metadata, initial_epoch)
+
+
+def load_trained(model_dir):
+    """Reads a finished run of `train`.
+
+    Args:
+        model_dir: `train`'s output_dir.
+
+    Returns:
+        A `TrainedModel`.
+
+    Raises:
+        FileNotFoundError: `model_dir` is not a finished training run.
+    """
+    metadata_path = os.path.join(model_dir, METADATA_FILE)
+    model_path = os.path.join(model_dir, MODEL_FILE)
+    for path in (metadata_path, model_path):
+        if not os.path.isfile(path):
+            raise FileNotFoundError(
+                f"{model_dir!r} is not a finished training run: it has no "
+                f"{os.path.basename(path)}. Give the output_dir of a train "
+                "run that ended (bin/train.py --output_dir)."
+            )
+    metadata = _read_json(metadata_path)
+    genotype = search_space.genotype_from_json(json.dumps(metadata["genotype"]))
+    return TrainedModel(
+        model=keras.saving.load_model(model_path),
+        genotype=genotype,
+        class_names=tuple(metadata["class_names"]),
+        image_spec=data.ImageSpec(**metadata["image_spec"]),
+        metadata=metadata,
+    )
