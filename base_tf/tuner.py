@@ -1,0 +1,377 @@
+"""keras-tuner integration: BASE as an oracle, and the derived network as a
+hypermodel.
+
+    oracle = BASEOracle(posterior="runs/tiny_cifar10",    # a bin:adapt folder
+                        objective="val_accuracy", max_trials=5)
+    tuner = keras_tuner.Tuner(oracle=oracle,
+                              hypermodel=DerivedNetwork(...),
+                              directory="runs/search", project_name="base")
+    tuner.search(train, validation_data=val, epochs=10)
+
+Every choice of a cell is a named hyperparameter, so that keras-tuner's
+summaries read as architectures:
+
+* DARTS: `normal/node2/input0` (the input node of node 2's first slot) and
+  `normal/node2/op0` (its op), likewise `input1`/`op1` and nodes 2..5 of
+  the `normal` and `reduce` cells;
+* NAS-Bench-201: `cell/node2/from1` (the op on the edge 1 -> 2), for the
+  6 edges of the cell.
+
+A node's two DARTS slots are an unordered pair: the oracle lists them
+sorted by (input, op), so one architecture has one set of values.
+"""
+
+import math
+
+import keras
+import keras_tuner
+import numpy as np
+
+from base_tf import (
+    adaptation,
+    derivation,
+    evaluation,
+    meta_training,
+    search_space,
+    training,
+)
+
+# Draws that may all repeat a tried genotype before the search is declared
+# exhausted around the posterior.
+MAX_COLLISIONS = 500
+
+_COMPLETED = keras_tuner.engine.trial.TrialStatus.COMPLETED
+
+
+def declare(hp, space):
+    """Declares the choices of `space` in `hp` and returns the genotype.
+
+    Args:
+        hp: `keras_tuner.HyperParameters`.
+        space: a `SearchSpace` or its name.
+
+    Returns:
+        The genotype of `hp`'s current values (each choice's default, the
+        first candidate, when it has no value yet).
+    """
+    space = search_space.get_space(space) if isinstance(space, str) else space
+    if space.name == "nas_bench_201":
+        ops = [
+            hp.Choice(f"cell/node{k}/from{i}", list(space.ops))
+            for i, k in space.edges
+        ]
+        return space.genotype_type.from_edge_ops(ops)
+    cells = {}
+    for cell_type in space.cell_types:
+        pairs = []
+        for k in space.computed_nodes:
+            for slot in range(2):
+                prefix = f"{cell_type}/node{k}"
+                source = hp.Choice(f"{prefix}/input{slot}", list(range(k)))
+                op = hp.Choice(
+                    f"{prefix}/op{slot}",
+                    [op for op in space.ops if op != "none"],
+                )
+                pairs.append((op, source))
+        cells[cell_type] = pairs
+    return space.genotype_type(
+        normal=cells["normal"],
+        normal_concat=space.computed_nodes,
+        reduce=cells["reduce"],
+        reduce_concat=space.computed_nodes,
+    )
+
+
+def values(genotype):
+    """The hyperparameter values of `genotype` (see the module docstring)."""
+    if isinstance(genotype, search_space.NasBench201Genotype):
+        ops = genotype.ops_by_edge()
+        edges = search_space.get_space("nas_bench_201").edges
+        return {
+            f"cell/node{k}/from{i}": op
+            for (i, k), op in zip(edges, ops, strict=True)
+        }
+    result = {}
+    for cell_type in ("normal", "reduce"):
+        for k, pairs in zip(
+            (2, 3, 4, 5), genotype.nodes(cell_type), strict=True
+        ):
+            ordered = sorted(pairs, key=lambda pair: (pair[1], pair[0]))
+            for slot, (op, source) in enumerate(ordered):
+                result[f"{cell_type}/node{k}/input{slot}"] = source
+                result[f"{cell_type}/node{k}/op{slot}"] = op
+    return result
+
+
+class BASEOracle(keras_tuner.Oracle):
+    """Proposes architectures drawn from BASE's adapted posterior q(z|D).
+
+    Where q(z|D) comes from: either an adapted posterior (`posterior`: a
+    `adaptation.Posterior` or the output folder of `bin/adapt`), or a
+    meta-training run and a dataset (`meta_checkpoint`, `dataset`), in which
+    case the oracle adapts the prior itself when it first needs to propose
+    (`adaptation_config` says how). The architecture probabilities phi are
+    part of the oracle's state, so a resumed search keeps its posterior.
+
+    What it proposes: trial 1 is the most probable genotype of q(z|D)
+    (`derivation.derive`, the "slots" rule for DARTS, per-edge argmax for
+    NAS-Bench-201). Every later trial is drawn from q(z|D)'s sampling model
+    (`derivation.sample`), redrawn while it repeats a genotype already
+    tried; when `MAX_COLLISIONS` draws in a row repeat one, the search stops.
+
+    How scores feed back: the oracle samples not q(z|D) itself but
+    q(z|D) reweighted by the finished trials,
+
+        w_n(c) = q(c|D) * exp(feedback * sum_t A_t * [c in genotype_t]),
+
+    for every choice c (an op on an edge), where A_t is trial t's
+    standardised score, (s_t - mean(s)) / std(s) over the completed trials,
+    signed so that better is positive for the objective's direction. Choices
+    of trials that scored well become likelier, those of trials that scored
+    badly less likely; with no or one finished trial, or `feedback=0`, it is
+    q(z|D) itself. The weights are recomputed from the trials at every
+    proposal, so they survive a restart with the trials.
+
+    Args:
+        posterior: an `adaptation.Posterior` or the path of a `bin/adapt`
+            output folder.
+        meta_checkpoint: a meta-training run folder (instead of
+            `posterior`).
+        dataset: the dataset to adapt to (TFDS name or image folder), with
+            `meta_checkpoint`.
+        adaptation_config: `adaptation.AdaptationConfig` for that.
+        data_dir: where TFDS datasets are prepared.
+        rule: the derivation rule of trial 1 ("slots" or "argmax"; the
+            deterministic "darts" rule has no sampling model).
+        feedback: how strongly scores reweight the proposals (>= 0).
+        objective, max_trials, seed, **kwargs: as for `keras_tuner.Oracle`.
+
+    Raises:
+        ValueError: neither or both sources of q(z|D) are given.
+    """
+
+    def __init__(
+        self,
+        posterior=None,
+        *,
+        meta_checkpoint=None,
+        dataset=None,
+        adaptation_config=None,
+        data_dir=None,
+        rule=None,
+        feedback=1.0,
+        objective=None,
+        max_trials=10,
+        seed=None,
+        **kwargs,
+    ):
+        super().__init__(
+            objective=objective, max_trials=max_trials, seed=seed, **kwargs
+        )
+        if (posterior is None) == (meta_checkpoint is None):
+            raise ValueError(
+                "BASEOracle needs q(z|D) from exactly one place: an adapted "
+                "`posterior` (an adaptation.Posterior or a bin:adapt output "
+                "folder), or `meta_checkpoint` and `dataset` to adapt to."
+            )
+        if meta_checkpoint is not None and dataset is None:
+            raise ValueError(
+                "BASEOracle(meta_checkpoint=...) also needs the `dataset` to "
+                "adapt to."
+            )
+        if not feedback >= 0:
+            raise ValueError(f"feedback must be >= 0, got {feedback!r}.")
+        if isinstance(posterior, str):
+            posterior = adaptation.Posterior.load(posterior)
+        self._logits = None
+        if posterior is not None:
+            meta_config = posterior.meta_config
+            self._logits = np.asarray(posterior.params.logits, np.float64)
+        else:
+            meta_config = meta_training.read_config(meta_checkpoint)
+        self._adapt_args = (
+            meta_checkpoint,
+            dataset,
+            adaptation_config,
+            data_dir,
+        )
+        self.space = search_space.get_space(meta_config.search_space)
+        self.rule = rule or derivation.default_rule(self.space)
+        if self.rule not in derivation.SAMPLING_RULES[self.space.name]:
+            raise ValueError(
+                f"rule={self.rule!r} cannot propose genotypes over the "
+                f"{self.space.name} space; use one of "
+                f"{derivation.SAMPLING_RULES[self.space.name]} (the "
+                '"darts" rule is deterministic: it has one genotype only).'
+            )
+        self.feedback = float(feedback)
+        self._weights = None
+        declare(self.hyperparameters, self.space)
+
+    @property
+    def _shape(self):
+        space = self.space
+        return (len(space.cell_types), space.num_edges, space.num_ops)
+
+    @property
+    def op_probabilities(self):
+        """q(z|D)'s op probabilities (adapting first if needed)."""
+        if self._logits is None:
+            checkpoint, dataset, config, data_dir = self._adapt_args
+            config = config or adaptation.AdaptationConfig()
+            prior = meta_training.load_prior(checkpoint)
+            task = adaptation.make_task(dataset, prior[0], config, data_dir)
+            posterior = adaptation.adapt(prior, task, config)
+            self._logits = np.asarray(posterior.params.logits, np.float64)
+        return derivation.op_probabilities(self._logits)
+
+    def proposal_weights(self):
+        """w_n(c): q(z|D)'s op probabilities reweighted by finished trials."""
+        bonus = np.zeros(self._shape)
+        done = [
+            t
+            for t in self.trials.values()
+            if t.status == _COMPLETED
+            and t.score is not None
+            and math.isfinite(t.score)
+        ]
+        scores = np.array([t.score for t in done])
+        if self.feedback and len(done) > 1 and scores.std() > 0:
+            sign = 1.0 if self.objective.direction == "max" else -1.0
+            advantages = sign * (scores - scores.mean()) / scores.std()
+            for trial, advantage in zip(done, advantages, strict=True):
+                for index in self._choice_indices(trial.hyperparameters):
+                    bonus[index] += self.feedback * advantage
+        return self.op_probabilities * np.exp(bonus)
+
+    @keras_tuner.synchronized
+    def end_trial(self, trial):
+        """Records the trial (keras-tuner) and reweights the proposals."""
+        super().end_trial(trial)
+        self._weights = self.proposal_weights()
+
+    def _choice_indices(self, hp):
+        genotype = declare(hp.copy(), self.space)
+        space = self.space
+        if space.name == "nas_bench_201":
+            return [
+                (0, e, space.ops.index(op))
+                for e, op in enumerate(genotype.ops_by_edge())
+            ]
+        return [
+            (c, space.edges.index((source, k)), space.ops.index(op))
+            for c, cell_type in enumerate(space.cell_types)
+            for k, pairs in zip(
+                space.computed_nodes, genotype.nodes(cell_type), strict=True
+            )
+            for op, source in pairs
+        ]
+
+    def populate_space(self, trial_id):
+        """Trial 1: the most probable genotype; then fresh posterior draws."""
+        if not self.trials:
+            genotype = derivation.derive(
+                self.space, self.op_probabilities, self.rule
+            )
+            return {"status": "RUNNING", "values": values(genotype)}
+        if self._weights is None:
+            self._weights = self.proposal_weights()
+        weights = self._weights
+        rng = np.random.default_rng([self.seed, len(self.trials)])
+        for _ in range(MAX_COLLISIONS):
+            genotype = derivation.sample(self.space, weights, rng, self.rule)
+            proposal = values(genotype)
+            if not self._duplicate(proposal):
+                return {"status": "RUNNING", "values": proposal}
+        return {"status": "STOPPED", "values": None}
+
+    def get_state(self):
+        state = super().get_state()
+        state["base"] = {
+            "space": self.space.name,
+            "rule": self.rule,
+            "feedback": self.feedback,
+            "logits": None if self._logits is None else self._logits.tolist(),
+        }
+        return state
+
+    def set_state(self, state):
+        super().set_state(state)
+        base = state["base"]
+        if base["space"] != self.space.name:
+            raise ValueError(
+                f"This search was run over the {base['space']} space, not "
+                f"{self.space.name}: use another project_name, or "
+                "overwrite=True."
+            )
+        self.rule, self.feedback = base["rule"], base["feedback"]
+        if base["logits"] is not None:
+            self._logits = np.asarray(base["logits"], np.float64)
+        self._weights = None  # Recomputed from the reloaded trials.
+
+
+class DerivedNetwork(keras_tuner.HyperModel):
+    """The derived network of a trial's architecture, compiled to train.
+
+    `build(hp)` reads the genotype off the trial's hyperparameters
+    (`declare`) and builds its network (`evaluation.build_network`, without
+    the auxiliary head: trials are short) with DARTS's optimizer
+    (`training.DartsSGD`: SGD, momentum, L2 weight decay as PyTorch applies
+    it) and global-norm gradient clipping.
+
+    Args:
+        space: the search space's name ("darts" or "nas_bench_201").
+        num_classes: the classes of the dataset.
+        image_shape: (height, width, channels) of the [0, 1] float images.
+        channels, num_cells: the network's size (see `build_network`).
+        learning_rate, momentum, weight_decay, grad_clip: the optimizer.
+        mean, std: the per-channel standardisation (see `build_network`).
+        **kwargs: for `keras_tuner.HyperModel` (name, tunable).
+    """
+
+    def __init__(
+        self,
+        space,
+        num_classes,
+        image_shape,
+        channels=None,
+        num_cells=None,
+        learning_rate=0.025,
+        momentum=0.9,
+        weight_decay=3e-4,
+        grad_clip=5.0,
+        mean=None,
+        std=None,
+        **kwargs,
+    ):
+        super().__init__(**kwargs)
+        self.space = search_space.get_space(space)
+        self.num_classes = num_classes
+        self.image_shape = tuple(image_shape)
+        self.channels, self.num_cells = channels, num_cells
+        self.learning_rate, self.momentum = learning_rate, momentum
+        self.weight_decay, self.grad_clip = weight_decay, grad_clip
+        self.mean, self.std = mean, std
+
+    def build(self, hp):
+        genotype = declare(hp, self.space)
+        model = evaluation.build_network(
+            genotype,
+            self.num_classes,
+            self.image_shape,
+            channels=self.channels,
+            num_cells=self.num_cells,
+            mean=self.mean,
+            std=self.std,
+        )
+        model.compile(
+            optimizer=training.DartsSGD(
+                self.learning_rate,
+                momentum=self.momentum,
+                l2=self.weight_decay,
+                global_clipnorm=self.grad_clip,
+            ),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+            metrics=["accuracy"],
+        )
+        return model

@@ -1,0 +1,253 @@
+"""BASE as a keras-tuner oracle: real searches on MNIST, resume, feedback."""
+
+import math
+import os
+
+import keras
+import keras_tuner
+import numpy as np
+import tensorflow as tf
+
+from base_tf import adaptation, inference, meta_training, tuner
+from base_tf.search_space import CIFAR_TUNED, darts
+from tests import tfds_testing, tiny
+
+ADAPT = adaptation.AdaptationConfig(
+    steps=3,
+    batch_size=8,
+    split="test",
+    train_per_class=64,
+    val_per_class=32,
+    seed=2,
+)
+OBJECTIVE = keras_tuner.Objective("val_accuracy", "max")
+
+# Fits started, across the deep copies keras-tuner makes of callbacks.
+_FITS = []
+
+
+class CountFits(keras.callbacks.Callback):
+    """Counts fits; raises keras-tuner's FatalError at fit `crash_at`."""
+
+    def __init__(self, crash_at=None):
+        super().__init__()
+        self.crash_at = crash_at
+
+    def on_train_begin(self, logs=None):
+        _FITS.append(1)
+        if len(_FITS) == self.crash_at:
+            raise keras_tuner.errors.FatalError("killed mid-trial")
+
+
+def trial_genotypes(oracle):
+    return {
+        trial_id: tuner.declare(trial.hyperparameters.copy(), oracle.space)
+        for trial_id, trial in sorted(oracle.trials.items())
+    }
+
+
+class TunerTest(tf.test.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        root = tf.compat.v1.test.get_temp_dir()
+        cls.run_dir = os.path.join(root, "meta")
+        cls.adapted_dir = os.path.join(root, "adapted")
+        if tfds_testing.data_dir() is None:
+            return
+        meta_training.MetaTrainer(tiny.CONFIG, tiny.tasks(), cls.run_dir).train(
+            verbose=0
+        )
+        prior = meta_training.load_prior(cls.run_dir)
+        cls.task = adaptation.make_task(
+            "mnist", prior[0], ADAPT, tfds_testing.data_dir()
+        )
+        cls.posterior = adaptation.adapt(prior, cls.task, ADAPT)
+        adaptation.write_outputs(cls.posterior, cls.adapted_dir)
+
+    def setUp(self):
+        super().setUp()
+        tfds_testing.require_tfds(self, "mnist")
+        _FITS.clear()
+        self.hypermodel = tuner.DerivedNetwork(
+            "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1
+        )
+        # 6 batches an epoch (of 192 images): a dataset of known length.
+        self.train = self.task.train_dataset(32, seed=0).take(6)
+        self.val = self.task.val_dataset(32)
+
+    def search(self, oracle, directory, overwrite, crash_at=None):
+        search = keras_tuner.Tuner(
+            oracle=oracle,
+            hypermodel=self.hypermodel,
+            directory=directory,
+            project_name="base",
+            overwrite=overwrite,
+        )
+        search.search(
+            self.train,
+            validation_data=self.val,
+            epochs=1,
+            verbose=0,
+            callbacks=[CountFits(crash_at)],
+        )
+        return search
+
+    def test_search_proposes_the_mode_then_distinct_draws(self):
+        oracle = tuner.BASEOracle(
+            self.adapted_dir, objective=OBJECTIVE, max_trials=3, seed=1
+        )
+        search = self.search(oracle, self.get_temp_dir(), overwrite=True)
+        self.assertLen(_FITS, 3)
+        genotypes = trial_genotypes(oracle)
+        self.assertLen(genotypes, 3)
+        self.assertLen({str(g) for g in genotypes.values()}, 3)
+        self.assertEqual(genotypes["0"], self.posterior.genotype())
+        trials = oracle.get_best_trials(3)
+        self.assertTrue(all(t.status == "COMPLETED" for t in trials))
+        best = trials[0]
+        self.assertEqual(best.score, max(t.score for t in trials))
+        best_hp = search.get_best_hyperparameters(1)[0]
+        self.assertEqual(best_hp.values, best.hyperparameters.values)
+        self.assertIn("cell/node3/from2", best_hp.values)
+        model = search.get_best_models(1)[0]
+        _, accuracy = model.evaluate(self.val, verbose=0)
+        self.assertAllClose(accuracy, best.score, atol=1e-6)
+
+    def test_an_interrupted_search_resumes_without_repeating(self):
+        directory = self.get_temp_dir()
+        first = tuner.BASEOracle(
+            self.adapted_dir, objective=OBJECTIVE, max_trials=4, seed=5
+        )
+        with self.assertRaisesRegex(keras_tuner.errors.FatalError, "killed"):
+            self.search(first, directory, overwrite=True, crash_at=3)
+        interrupted = first.trials["2"].hyperparameters.values
+        self.assertEqual(first.trials["2"].status, "RUNNING")
+
+        _FITS.clear()
+        second = tuner.BASEOracle(
+            self.adapted_dir, objective=OBJECTIVE, max_trials=4, seed=5
+        )
+        self.search(second, directory, overwrite=False)
+        # Trial 2 ran again (it never finished), then trial 3: two fits.
+        self.assertLen(_FITS, 2)
+        self.assertEqual(sorted(second.trials), ["0", "1", "2", "3"])
+        self.assertTrue(
+            all(t.status == "COMPLETED" for t in second.trials.values())
+        )
+        self.assertEqual(second.trials["2"].hyperparameters.values, interrupted)
+        genotypes = trial_genotypes(second)
+        self.assertLen({str(g) for g in genotypes.values()}, 4)
+
+    def test_adapts_itself_from_a_meta_training_run(self):
+        oracle = tuner.BASEOracle(
+            meta_checkpoint=self.run_dir,
+            dataset="mnist",
+            adaptation_config=ADAPT,
+            data_dir=tfds_testing.data_dir(),
+            objective=OBJECTIVE,
+        )
+        self.assertAllClose(
+            oracle.op_probabilities, self.posterior.op_probabilities
+        )
+        # The posterior travels in the state: restored, it is not adapted
+        # again (this oracle's other seed would adapt to another one).
+        restored = tuner.BASEOracle(
+            meta_checkpoint=self.run_dir,
+            dataset="mnist",
+            adaptation_config=adaptation.AdaptationConfig(seed=9),
+            data_dir=tfds_testing.data_dir(),
+        )
+        restored.set_state(oracle.get_state())
+        self.assertAllClose(
+            restored.op_probabilities, self.posterior.op_probabilities
+        )
+
+
+class DartsOracleTest(tf.test.TestCase):
+    """The oracle over the DARTS space, without training networks."""
+
+    def setUp(self):
+        super().setUp()
+        probs = np.full((2, 14, 8), 0.05)
+        for c, cell_type in enumerate(("normal", "reduce")):
+            for k, pairs in zip(
+                (2, 3, 4, 5), CIFAR_TUNED.nodes(cell_type), strict=True
+            ):
+                for op, source in pairs:
+                    e = darts.EDGES.index((source, k))
+                    probs[c, e, darts.PRIMITIVES.index(op)] = 1.0
+        posterior = adaptation.Posterior(
+            inference.VariationalParameters(np.log(probs), np.zeros(1), None),
+            meta_training.MetaTrainingConfig(search_space="darts"),
+            {},
+        )
+        self.oracle = tuner.BASEOracle(
+            posterior, objective=OBJECTIVE, max_trials=6, seed=0, feedback=1.0
+        )
+        self.oracle._set_project_dir(self.get_temp_dir(), "darts")
+
+    def run_trial(self, score):
+        trial = self.oracle.create_trial("tuner0")
+        self.oracle.update_trial(trial.trial_id, {"val_accuracy": score})
+        trial.status = "COMPLETED"
+        self.oracle.end_trial(trial)
+        return tuner.declare(trial.hyperparameters.copy(), "darts")
+
+    def test_names_mode_and_feedback(self):
+        names = self.oracle.get_space().values
+        self.assertIn("normal/node2/input0", names)
+        self.assertIn("reduce/node5/op1", names)
+        first = self.run_trial(0.9)
+        # Trial 1 is CIFAR_TUNED, both of node 3's inputs from node 0.
+        self.assertEqual(tuner.values(first), tuner.values(CIFAR_TUNED))
+        self.assertEqual(first.nodes("normal")[1][0][1], 0)
+        self.assertEqual(first.nodes("normal")[1][1][1], 0)
+        second = self.run_trial(0.1)
+        self.assertNotEqual(tuner.values(second), tuner.values(first))
+        # Advantages +1 and -1: a choice of the first trial only is
+        # weighted e times its probability, of the second only 1/e.
+        ratio = self.oracle.proposal_weights() / self.oracle.op_probabilities
+        only_first = set(self.indices(first)) - set(self.indices(second))
+        only_second = set(self.indices(second)) - set(self.indices(first))
+        self.assertNotEmpty(only_first)
+        for index in only_first:
+            self.assertAllClose(ratio[index], math.e)
+        for index in only_second:
+            self.assertAllClose(ratio[index], 1 / math.e)
+        seen = {str(first), str(second)}
+        for score in (0.5, 0.6, 0.7, 0.8):
+            seen.add(str(self.run_trial(score)))
+        self.assertLen(seen, 6)
+        self.assertEqual(self.oracle.create_trial("tuner0").status, "STOPPED")
+
+    def indices(self, genotype):
+        hp = keras_tuner.HyperParameters()
+        tuner.declare(hp, "darts")
+        hp.values.update(tuner.values(genotype))
+        return self.oracle._choice_indices(hp)
+
+    def test_bad_input(self):
+        with self.assertRaisesRegex(ValueError, "exactly one place"):
+            tuner.BASEOracle()
+        with self.assertRaisesRegex(ValueError, "needs the `dataset`"):
+            tuner.BASEOracle(meta_checkpoint="runs/x")
+        with self.assertRaisesRegex(ValueError, "deterministic"):
+            tuner.BASEOracle(self.oracle_posterior(), rule="darts")
+        state = self.oracle.get_state()
+        state["base"]["space"] = "nas_bench_201"
+        with self.assertRaisesRegex(ValueError, "nas_bench_201 space"):
+            self.oracle.set_state(state)
+
+    def oracle_posterior(self):
+        return adaptation.Posterior(
+            inference.VariationalParameters(
+                np.zeros((2, 14, 8)), np.zeros(1), None
+            ),
+            meta_training.MetaTrainingConfig(search_space="darts"),
+            {},
+        )
+
+
+if __name__ == "__main__":
+    tf.test.main()
