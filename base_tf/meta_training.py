@@ -505,6 +505,24 @@ def read_config(output_dir):
             ) from None
 
 
+def latest(output_dir):
+    """The path of the last checkpoint of a meta-training run.
+
+    Raises:
+        ValueError: the folder is not a meta-training run or has no
+            checkpoint yet.
+    """
+    read_config(output_dir)
+    path = tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
+    if path is None:
+        raise ValueError(
+            f"{output_dir!r} holds a meta-training config but no checkpoint "
+            "yet: let the run finish at least one epoch (or rerun it with the "
+            "same flags to resume)."
+        )
+    return path
+
+
 def load_prior(output_dir):
     """The meta-trained prior W of a meta-training run, for adaptation.
 
@@ -521,13 +539,7 @@ def load_prior(output_dir):
             checkpoint yet, or its checkpoint does not fit its config.
     """
     config = read_config(output_dir)
-    latest = tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
-    if latest is None:
-        raise ValueError(
-            f"{output_dir!r} holds a meta-training config but no checkpoint "
-            "yet: let the run finish at least one epoch (or rerun it with the "
-            "same flags to resume)."
-        )
+    path = latest(output_dir)
     model = BayesianSupernet(
         config.search_space,
         channels=config.channels,
@@ -539,10 +551,10 @@ def load_prior(output_dir):
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, epoch=epoch)
     try:
-        checkpoint.restore(latest).assert_existing_objects_matched()
+        checkpoint.restore(path).assert_existing_objects_matched()
     except (AssertionError, ValueError, tf.errors.OpError) as e:
         raise ValueError(
-            f"The checkpoint {latest} does not fit the config beside it "
+            f"The checkpoint {path} does not fit the config beside it "
             f"({type(e).__name__}: {str(e).splitlines()[0]})."
         ) from None
     return config, model

@@ -97,7 +97,7 @@ def main(argv):
     prior = meta_training.load_prior(FLAGS.checkpoint)
     meta_config = prior[0]
     request = {
-        "checkpoint": os.path.abspath(FLAGS.checkpoint),
+        "checkpoint": os.path.abspath(meta_training.latest(FLAGS.checkpoint)),
         "dataset": FLAGS.dataset,
         "config": dataclasses.asdict(config),
     }
