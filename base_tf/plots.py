@@ -4,6 +4,7 @@
   it; `apt-get install graphviz`).
 * `posterior_heatmap`: q(z|D)'s op probabilities, one panel per cell type,
   edges by ops (matplotlib).
+* `learning_curves`: a trained network's loss and accuracy per epoch.
 """
 
 import os
@@ -13,6 +14,7 @@ import matplotlib
 
 matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 
 from base_tf.search_space import DartsGenotype, NasBench201Genotype  # noqa: E402
 
@@ -117,4 +119,36 @@ def posterior_heatmap(space, probs, path, title="q(z|D)"):
     fig.suptitle(title)
     fig.savefig(path, dpi=100, bbox_inches="tight")
     plt.close(fig)
+    return path
+
+
+def learning_curves(epochs, curves, path, title=None):
+    """Draws metrics per epoch, one panel a metric, one line a split.
+
+    Args:
+        epochs: the epoch numbers (the x axis).
+        curves: `{metric: {split: values}}`, e.g. `{"loss": {"train": [...],
+            "test": [...]}, "accuracy": {...}}`, one value an epoch.
+        path: the PNG to write.
+        title: the figure's title.
+
+    Returns:
+        `path`.
+    """
+    figure, axes = plt.subplots(
+        1, len(curves), figsize=(5 * len(curves), 4), squeeze=False
+    )
+    for axis, (metric, splits) in zip(axes[0], curves.items(), strict=True):
+        for split, values in splits.items():
+            axis.plot(epochs, values, marker="o", label=split)
+        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+        axis.set_xlabel("epoch")
+        axis.set_ylabel(metric)
+        axis.grid(alpha=0.3)
+        axis.legend()
+    if title:
+        figure.suptitle(title)
+    figure.tight_layout()
+    figure.savefig(path, dpi=100)
+    plt.close(figure)
     return path

@@ -54,7 +54,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from base_tf import data, evaluation, search_space
+from base_tf import data, evaluation, plots, search_space
 
 RUN_FILE = "run.json"
 METADATA_FILE = "metadata.json"
@@ -551,44 +551,21 @@ def plot_learning_curves(log_path, png_path, title=None):
     Losses are the main head's cross-entropy (without the auxiliary
     term); train figures are the epoch's means over its augmented batches.
 
-    Args:
-        log_path: a `CSVLogger` file of `train`.
-        png_path: the PNG to write.
-        title: the figure's title.
-
     Returns:
         `png_path`, or None when the log has no epoch yet.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    from matplotlib.ticker import MaxNLocator
-
     rows = read_log(log_path)
     if not rows:
         return None
+    curves = {
+        metric: {
+            label: [_main_head(row, metric, prefix) for row in rows]
+            for prefix, label in (("", "train"), ("val_", "test"))
+        }
+        for metric in ("loss", "accuracy")
+    }
     epochs = [row["epoch"] + 1 for row in rows]
-    figure, axes = plt.subplots(1, 2, figsize=(10, 4))
-    for axis, metric in zip(axes, ("loss", "accuracy"), strict=True):
-        for prefix, label in (("", "train"), ("val_", "test")):
-            axis.plot(
-                epochs,
-                [_main_head(row, metric, prefix) for row in rows],
-                marker="o",
-                label=label,
-            )
-        axis.xaxis.set_major_locator(MaxNLocator(integer=True))
-        axis.set_xlabel("epoch")
-        axis.set_ylabel(metric)
-        axis.grid(alpha=0.3)
-        axis.legend()
-    if title:
-        figure.suptitle(title)
-    figure.tight_layout()
-    figure.savefig(png_path, dpi=100)
-    plt.close(figure)
-    return png_path
+    return plots.learning_curves(epochs, curves, png_path, title)
 
 
 class _LearningCurves(keras.callbacks.Callback):
