@@ -1,0 +1,288 @@
+"""Exporting a trained network for TF Serving, checked on real MNIST digits."""
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import keras
+import numpy as np
+import tensorflow as tf
+from absl.testing import parameterized
+
+from base_tf import data, export
+from base_tf.search_space import CIFAR_TUNED, OPS, genotype_from_json
+from tests import tfds_testing
+
+# The size the network is trained at: MNIST's grey 28x28 digits become
+# 12x12 RGB, so a raw digit must be resized and its channel repeated.
+SPEC = data.ImageSpec(12, 12, 3)
+NUM_TRAIN = 512
+NUM_EVAL = 32
+
+
+def small_network(mean, variance, num_classes):
+    """A real network of base_tf ops: normalise, stem, SepConv, pool, dense."""
+    inputs = keras.Input(SPEC.shape)
+    x = keras.layers.Normalization(mean=mean, variance=variance)(inputs)
+    x = keras.layers.Conv2D(8, 3, padding="same", use_bias=False)(x)
+    x = keras.layers.BatchNormalization(momentum=0.9)(x)
+    x = OPS["sep_conv_3x3"](8, 1, True)(x)
+    x = OPS["max_pool_3x3"](8, 2, True)(x)
+    x = keras.layers.GlobalAveragePooling2D()(x)
+    return keras.Model(inputs, keras.layers.Dense(num_classes)(x))
+
+
+def file_snapshot(root):
+    """Every file under `root`: relative path -> (mtime_ns, bytes)."""
+    snapshot = {}
+    for folder, _, files in os.walk(root):
+        for name in files:
+            path = os.path.join(folder, name)
+            with open(path, "rb") as f:
+                snapshot[os.path.relpath(path, root)] = (
+                    os.stat(path).st_mtime_ns,
+                    f.read(),
+                )
+    return snapshot
+
+
+class ExportTest(tf.test.TestCase, parameterized.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.prepared = tfds_testing.is_prepared("mnist")
+        if not cls.prepared:
+            return
+        keras.utils.set_random_seed(0)
+        source = data.load_source("mnist", data_dir=tfds_testing.data_dir())
+        cls.class_names = list(source.class_names)
+        split = source.materialize("test", SPEC)
+        cls.raw = source.materialize("test", data.ImageSpec(28, 28, 1))
+        train = data.to_float(split.images[:NUM_TRAIN]).numpy()
+        cls.model = small_network(
+            train.mean(axis=(0, 1, 2)),
+            train.var(axis=(0, 1, 2)),
+            len(cls.class_names),
+        )
+        initial = [w.copy() for w in cls.model.get_weights()]
+        cls.model.compile(
+            optimizer=keras.optimizers.Adam(0.01),
+            loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True),
+        )
+        history = cls.model.fit(
+            train, split.labels[:NUM_TRAIN], batch_size=32, epochs=2, verbose=0
+        )
+        cls.losses = history.history["loss"]
+        cls.changed = any(
+            not np.array_equal(a, b)
+            for a, b in zip(initial, cls.model.get_weights(), strict=True)
+        )
+        # What training saw: images converted by base_tf.data to SPEC.
+        cls.images = split.images[NUM_TRAIN : NUM_TRAIN + NUM_EVAL]
+        cls.base = tempfile.mkdtemp(dir=os.environ.get("TEST_TMPDIR"))
+        cls.path = export.export_saved_model(
+            cls.model,
+            cls.base,
+            image_spec=SPEC,
+            class_names=cls.class_names,
+            genotype=CIFAR_TUNED,
+        )
+        cls.exported = export.load_exported(cls.path)
+
+    @classmethod
+    def tearDownClass(cls):
+        if cls.prepared:
+            shutil.rmtree(cls.base, ignore_errors=True)
+        super().tearDownClass()
+
+    def setUp(self):
+        super().setUp()
+        tfds_testing.require_tfds(self, "mnist")
+
+    def keras_probabilities(self, images):
+        logits = self.model(data.to_float(images), training=False)
+        return tf.nn.softmax(logits).numpy()
+
+    def test_outputs_equal_the_keras_model(self):
+        self.assertTrue(self.changed, "training did not move the weights")
+        self.assertLess(self.losses[-1], self.losses[0])
+        self.assertEqual(self.path, os.path.join(self.base, "1"))
+        out = self.exported(images=self.images)
+        expected = self.keras_probabilities(self.images)
+        self.assertEqual(out["probabilities"].dtype, tf.float32)
+        self.assertAllClose(out["probabilities"], expected, atol=1e-5, rtol=0)
+        classes = np.argmax(expected, axis=-1)
+        self.assertEqual(out["classes"].dtype, tf.int64)
+        self.assertAllEqual(out["classes"], classes)
+        self.assertAllEqual(
+            out["class_names"].numpy().astype(str),
+            [self.class_names[c] for c in classes],
+        )
+        # Several classes, so the name lookup is checked on several lines.
+        self.assertGreaterEqual(len(set(classes)), 3)
+
+    @parameterized.named_parameters(
+        ("raw_grey_28x28", None),
+        ("rgb_20x20", data.ImageSpec(20, 17, 3)),
+        ("grey_9x9", data.ImageSpec(9, 9, 1)),
+    )
+    def test_raw_images_are_converted_as_for_training(self, other):
+        rows = slice(NUM_TRAIN, NUM_TRAIN + NUM_EVAL)
+        if other is None:  # MNIST as stored: 28x28 grey.
+            raw = self.raw.images[rows]
+            expected = self.keras_probabilities(self.images)
+        else:  # Another size and channel count, then brought to SPEC.
+            source = data.load_source("mnist", data_dir=tfds_testing.data_dir())
+            raw = source.materialize("test", other).images[rows]
+            converted = data.convert_images(raw, SPEC)
+            expected = self.keras_probabilities(converted)
+        out = self.exported(images=raw)
+        self.assertAllClose(out["probabilities"], expected, atol=1e-5, rtol=0)
+        self.assertAllEqual(out["classes"], np.argmax(expected, axis=-1))
+
+    def test_rgba_alpha_is_dropped(self):
+        rgb = self.images[:4]
+        rgba = np.concatenate([rgb, np.full_like(rgb[..., :1], 7)], axis=-1)
+        out = self.exported(images=rgba)
+        self.assertAllClose(
+            out["probabilities"], self.keras_probabilities(rgb), atol=1e-5
+        )
+
+    def test_saved_model_cli_shows_the_signature(self):
+        cli = os.path.join(os.path.dirname(sys.executable), "saved_model_cli")
+        if not os.path.exists(cli):
+            cli = shutil.which("saved_model_cli")
+        self.assertIsNotNone(cli, "saved_model_cli is not installed")
+        shown = subprocess.run(
+            [cli, "show", "--dir", self.path, "--all"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=120,
+        ).stdout
+        self.assertIn("signature_def['serving_default']", shown)
+        self.assertIn("Method name is: tensorflow/serving/predict", shown)
+        for line in (
+            "inputs['images'] tensor_info:",
+            "dtype: DT_UINT8",
+            "outputs['probabilities'] tensor_info:",
+            "shape: (-1, 10)",
+            "outputs['classes'] tensor_info:",
+            "dtype: DT_INT64",
+            "outputs['class_names'] tensor_info:",
+            "dtype: DT_STRING",
+        ):
+            self.assertIn(line, shown)
+        # The library's description is the CLI's text for serving_default.
+        described = export.describe(self.path)
+        signature = described[described.index("signature_def[") :]
+        self.assertIn(signature, shown)
+
+    def test_wrong_dtype_is_refused(self):
+        floats = data.to_float(self.images[:2])
+        with self.assertRaisesRegex(ValueError, "must be uint8 pixels"):
+            self.exported(images=floats.numpy())
+        # The bare signature, as TF Serving runs it, refuses it too.
+        with self.assertRaisesRegex(
+            tf.errors.InvalidArgumentError, "expected to be a uint8 tensor"
+        ):
+            self.exported.signature(images=floats)
+
+    @parameterized.named_parameters(
+        ("one_image_no_batch", (12, 12, 3), "rank 4; add a batch dimension"),
+        ("rank_5", (1, 1, 12, 12, 3), "rank 4"),
+        ("five_channels", (1, 12, 12, 5), "1 \\(grey\\), 2"),
+        ("empty_image", (1, 0, 12, 3), "height and width >= 1"),
+    )
+    def test_wrong_shape_is_refused(self, shape, message):
+        with self.assertRaisesRegex(tf.errors.InvalidArgumentError, message):
+            self.exported(images=np.zeros(shape, np.uint8))
+
+    def test_versions_count_up_and_are_never_overwritten(self):
+        base = os.path.join(self.get_temp_dir(), "versions")
+        kwargs = {"image_spec": SPEC, "class_names": self.class_names}
+        first = export.export_saved_model(self.model, base, **kwargs)
+        second = export.export_saved_model(self.model, base, **kwargs)
+        self.assertEqual(
+            [first, second], [os.path.join(base, "1"), os.path.join(base, "2")]
+        )
+        before = file_snapshot(second)
+        self.assertIn("saved_model.pb", before)
+        with self.assertRaisesRegex(FileExistsError, "Version 2 already"):
+            export.export_saved_model(self.model, base, version=2, **kwargs)
+        self.assertEqual(file_snapshot(second), before)
+        self.assertEqual(
+            export.export_saved_model(self.model, base, version=7, **kwargs),
+            os.path.join(base, "7"),
+        )
+        self.assertEqual(export.list_versions(base), [1, 2, 7])
+        # No staging folder is left behind; the base loads its latest.
+        self.assertCountEqual(os.listdir(base), ["1", "2", "7"])
+        self.assertEqual(
+            export.load_exported(base).path, os.path.join(base, "7")
+        )
+        for bad in (0, -1, True, "3"):
+            with self.assertRaisesRegex(ValueError, "positive int"):
+                export.export_saved_model(
+                    self.model, base, version=bad, **kwargs
+                )
+
+    def test_assets_travel_with_the_export(self):
+        assets = os.path.join(self.path, "assets")
+        with open(os.path.join(assets, export.CLASS_NAMES_ASSET)) as f:
+            self.assertEqual(f.read().splitlines(), self.class_names)
+        with open(os.path.join(assets, export.GENOTYPE_ASSET)) as f:
+            text = f.read()
+        self.assertEqual(genotype_from_json(text), CIFAR_TUNED)
+        self.assertEqual(json.loads(text)["space"], "darts")
+        # Copy the version elsewhere, delete the original: the lookup of
+        # the moved copy reads its own assets.
+        moved_base = os.path.join(self.get_temp_dir(), "moved")
+        original = os.path.join(self.get_temp_dir(), "original")
+        export.export_saved_model(
+            self.model,
+            original,
+            image_spec=SPEC,
+            class_names=[f"digit {name}" for name in self.class_names],
+        )
+        shutil.move(original, moved_base)
+        self.assertFalse(os.path.exists(original))
+        moved = export.load_exported(moved_base)
+        out = moved(images=self.images[:8])
+        self.assertAllEqual(
+            out["class_names"].numpy().astype(str),
+            [f"digit {c}" for c in out["classes"].numpy()],
+        )
+
+    def test_bad_arguments_write_nothing(self):
+        base = os.path.join(self.get_temp_dir(), "bad")
+        with self.assertRaisesRegex(
+            ValueError, "^The model's output .* 11 class"
+        ):
+            export.export_saved_model(
+                self.model, base, image_spec=SPEC, class_names=["a"] * 11
+            )
+        with self.assertRaisesRegex(ValueError, "trained at"):
+            export.export_saved_model(
+                self.model,
+                base,
+                image_spec=data.ImageSpec(16, 16, 3),
+                class_names=self.class_names,
+            )
+        with self.assertRaisesRegex(ValueError, "without line breaks"):
+            export.export_saved_model(
+                self.model,
+                base,
+                image_spec=SPEC,
+                class_names=["a\nb"] + self.class_names[1:],
+            )
+        self.assertEqual(os.listdir(base), [])
+        with self.assertRaisesRegex(FileNotFoundError, "numeric versions"):
+            export.load_exported(base)
+
+
+if __name__ == "__main__":
+    tf.test.main()
