@@ -19,7 +19,7 @@ import time
 
 from absl import flags
 
-from base_tf import export
+from base_tf import export, training
 from bin import cli
 
 flags.DEFINE_string("model_dir", None, "Folder of the trained network.")
@@ -39,9 +39,6 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    # Imported here so that this binary builds without the trainer's deps.
-    from base_tf import training
-
     trained = training.load_trained(FLAGS.model_dir)
     print(
         f"network from {FLAGS.model_dir}: {len(trained.class_names)} classes, "
