@@ -179,15 +179,7 @@ class MetaTrainer:
         os.makedirs(output_dir, exist_ok=True)
         _check_or_write_config(output_dir, config, write=self.is_chief)
         with self.strategy.scope():
-            self.model = BayesianSupernet(
-                config.search_space,
-                channels=config.channels,
-                num_cells=config.num_cells,
-                num_classes=config.num_classes,
-                image_channels=spec.channels,
-                prior_sigma=config.prior_sigma,
-                seed=config.seed,
-            )
+            self.model = _prior_model(config, spec.channels)
         self.epoch = tf.Variable(
             0, dtype=tf.int64, trainable=False, name="epoch"
         )
@@ -441,6 +433,19 @@ class MetaTrainer:
         return history
 
 
+def _prior_model(config, image_channels=3):
+    """The `BayesianSupernet` holding W_0 of `config`."""
+    return BayesianSupernet(
+        config.search_space,
+        channels=config.channels,
+        num_cells=config.num_cells,
+        num_classes=config.num_classes,
+        image_channels=image_channels,
+        prior_sigma=config.prior_sigma,
+        seed=config.seed,
+    )
+
+
 def _is_chief(strategy):
     """Whether this process writes the run's files (always, on one worker)."""
     resolver = getattr(strategy, "cluster_resolver", None)
@@ -540,14 +545,7 @@ def load_prior(output_dir):
     """
     config = read_config(output_dir)
     path = latest(output_dir)
-    model = BayesianSupernet(
-        config.search_space,
-        channels=config.channels,
-        num_cells=config.num_cells,
-        num_classes=config.num_classes,
-        prior_sigma=config.prior_sigma,
-        seed=config.seed,
-    )
+    model = _prior_model(config)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, epoch=epoch)
     try:
