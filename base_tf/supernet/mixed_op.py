@@ -6,17 +6,25 @@ The supernet's node k is
 
 Computed edge by edge and op by op, as in DARTS, that is ~10 small TF ops per
 (edge, op) pair: on a CPU the per-op overhead on small tensors, not the
-arithmetic, sets the speed. `MixedNode` computes the same sum with a few
-large ops instead. The inputs of the edges into a node that share a stride
-are concatenated along channels ("edge-blocked": channel e * C + c is channel
-c of edge e), and then
+arithmetic, sets the speed. `MixedNode` computes the same sum with fewer,
+larger ops. The inputs of the edges into a node that share a stride are
+concatenated along channels ("edge-blocked": channel e * C + c is channel c
+of edge e), and every op runs on all those edges at once:
 
-* every depthwise convolution is one depthwise op over all edges;
-* every pointwise convolution of all conv ops is one grouped 1x1
-  convolution (groups = ops x edges);
-* the batch norms of all ops of a stage are one fused batch norm;
-* the weighted sum over edges and ops is one 1x1 convolution whose kernel
-  holds z (z_{i,k}^l times an identity block for each edge and op).
+* a depthwise convolution is one depthwise op over all edges;
+* a pointwise (1x1) convolution is one grouped 1x1 convolution
+  (groups = edges);
+* a batch norm is one fused batch norm over all edges (its statistics are
+  per channel, so per edge);
+* op l's share of the weighted sum, sum_i z_{i,k}^l phi^l(x_i), is one 1x1
+  convolution whose kernel holds z (z_{i,k}^l times an identity block for
+  each edge i); the node adds these up over the ops.
+
+Ops are not fused with one another: joining their outputs along channels
+(one batch norm, one mixing convolution for all ops) costs a copy of every
+output forward and another backward (concat and its slicing gradient),
+which on a CPU took longer than the extra, equally large ops it saves
+(benchmarks/inner_loop_speed.py; measured in the change that split them).
 
 The result equals the op-by-op sum (tests/supernet/mixed_op_test.py checks
 it against the Keras op layers of `base_tf.search_space.operations`).
@@ -68,13 +76,26 @@ def op_kind(name):
     )
 
 
-def batch_norm(x):
-    """Batch norm without scale or shift, with the batch's statistics."""
+def batch_norm(x, scale=None):
+    """Batch norm with the batch's statistics and no shift.
+
+    Args:
+        x: `[batch, h, w, channels]`.
+        scale: `[channels]` factors for the normalised channels, or None
+            for none (the supernet's batch norms have no learned scale;
+            `MixedNode` passes the op weights z here).
+
+    Returns:
+        `scale * (x - mean) / sqrt(var + BN_EPSILON)`, with the mean and
+        variance of each channel over the batch and all positions.
+    """
     channels = x.shape[-1]
+    if scale is None:
+        scale = tf.constant(np.ones(channels), x.dtype)
     y, _, _ = tf.compat.v1.nn.fused_batch_norm(
         x,
-        tf.ones([channels], x.dtype),
-        tf.zeros([channels], x.dtype),
+        scale,
+        tf.constant(np.zeros(channels), x.dtype),
         epsilon=BN_EPSILON,
         is_training=True,
     )
@@ -92,23 +113,59 @@ def _dilated_depthwise(x, kernel, stride):
         return tf.nn.depthwise_conv2d(
             x, kernel, [1, 1, 1, 1], "SAME", dilations=[2, 2]
         )
-    offset_h = 1 - x.shape[1] % 2
-    offset_w = 1 - x.shape[2] % 2
-    x = x[:, offset_h::2, offset_w::2, :]
+    x = _parity_subsample(x, 1 - x.shape[1] % 2, 1 - x.shape[2] % 2)
     return tf.nn.depthwise_conv2d(x, kernel, [1, 1, 1, 1], "SAME")
 
 
-def shifted(x):
-    """`x` without its first row and column: the odd path of a factorized
-    reduction. A 1x1 SAME conv of stride 2 on it reads pixels 1, 3, ... of
-    `x` and gives ceil(size / 2) outputs, like the even path, once an odd
-    size is zero-padded by one at the end (DARTS's case, an even size, needs
-    no padding)."""
-    pad_h, pad_w = x.shape[1] % 2, x.shape[2] % 2
-    x = x[:, 1:, 1:, :]
-    if pad_h or pad_w:
-        x = tf.pad(x, [[0, 0], [0, pad_h], [0, pad_w], [0, 0]])
-    return x
+def _parity_subsample(x, row, column):
+    """`x[:, row::2, column::2, :]`, zero-padded to ceil(size / 2).
+
+    Computed as a depthwise 2x2 convolution of stride 2 and SAME padding
+    whose constant kernel is one at tap (row, column): its gradient is a
+    depthwise backprop, several times faster on a CPU than the scatter of a
+    strided slice's gradient (StridedSliceGrad).
+    """
+    channels = x.shape[-1]
+    kernel = np.zeros([2, 2, channels, 1], np.float32)
+    kernel[row, column] = 1.0
+    return tf.nn.depthwise_conv2d(
+        x, tf.constant(kernel, x.dtype), [1, 2, 2, 1], "SAME"
+    )
+
+
+def factorized_reduce(x, even, odd, groups=1):
+    """The two 1x1 stride-2 convs of a factorized reduction, as one conv.
+
+    DARTS's factorized reduction concatenates a 1x1 stride-2 conv of the
+    even pixels (0, 2, ...) and one of the odd pixels (the input shifted by
+    one). A 2x2 stride-2 conv with SAME padding reads pixels (2i, 2i + 1) of
+    each window, so `even` at tap (0, 0) and `odd` at tap (1, 1) (zeros
+    elsewhere) compute both halves in one op with no slicing; on an odd
+    size SAME pads one zero row and column at the end, where the shifted
+    path of `base_tf.search_space.operations.FactorizedReduce` reads its
+    zero padding too.
+
+    Args:
+        x: `[batch, h, w, groups * c_in]`.
+        even: `[1, 1, c_in, groups * c_half]`, the even-pixel kernel.
+        odd: the odd-pixel kernel, the same shape.
+        groups: independent channel groups (edges), each `c_in` channels
+            in and `2 * c_half` out (its even half, then its odd half).
+
+    Returns:
+        `[batch, ceil(h / 2), ceil(w / 2), groups * 2 * c_half]`.
+    """
+    c_in, width = even.shape[2], even.shape[3]
+    even = tf.reshape(even, [c_in, groups, width // groups])
+    odd = tf.reshape(odd, [c_in, groups, width // groups])
+    zeros = tf.zeros_like(even)
+    tap_even = tf.reshape(tf.concat([even, zeros], -1), [c_in, 2 * width])
+    tap_odd = tf.reshape(tf.concat([zeros, odd], -1), [c_in, 2 * width])
+    blank = tf.zeros_like(tap_even)
+    kernel = tf.reshape(
+        tf.stack([tap_even, blank, blank, tap_odd]), [2, 2, c_in, 2 * width]
+    )
+    return tf.nn.conv2d(x, kernel, 2, "SAME")
 
 
 class MixedGroup:
@@ -180,113 +237,85 @@ class MixedGroup:
                     [1, 1, c, m * c // 2],
                     c,
                 )
-        self.mix_rows = self._mix_rows()
+        self.mixed_ops = tuple(o for o, k in self.kinds if k.family != "none")
 
-    def _mix_rows(self):
-        """For each channel of `apply`'s output, (row of z, output channel).
+    def apply(self, params, x, weights):
+        """Every op on every edge of the group, each weighted by z.
 
-        The output concatenates, in this order: the first-stage outputs
-        (dil, nor, pools, factorized reduction), the skip identity, the
-        second-stage (sep) outputs; each op's block is edge-blocked.
-        """
-        c = self.channels
-        rows = []
-
-        def block(o):
-            for e in self.edges:
-                rows.extend((e, o, ch) for ch in range(c))
-
-        for o, _ in self.dil + self.nor + self.pools:
-            block(o)
-        if self.skip is not None and self.stride == 2:
-            half = c // 2  # channels (a_0..a_m, b_0..b_m), a then b of each
-            for part in (0, 1):
-                for e in self.edges:
-                    rows.extend(
-                        (e, self.skip, part * half + ch) for ch in range(half)
-                    )
-        elif self.skip is not None:
-            block(self.skip)
-        for o, _ in self.sep:
-            block(o)
-        return rows
-
-    def apply(self, params, x):
-        """All ops on all edges of the group, not yet weighted.
+        Each op's output ends in a batch norm (or, for skip_connect at
+        stride 1, is the input), so its weight is that batch norm's scale
+        (an elementwise product for the identity): weighting costs no op of
+        its own, and the gradient of z comes from the batch norm's gradient.
 
         Args:
             params: `{name: tensor}` from the layout.
             x: the edge inputs, edge-blocked: `[batch, h, w, m * C]`.
+            weights: `{op column: [m * C]}` for the ops in `mixed_ops`:
+                z[e, op] repeated over the C channels of each edge e.
 
         Returns:
-            `[batch, h', w', len(self.mix_rows)]`, see `_mix_rows`.
+            `{op column: [batch, h', w', m * C]}`: z[e, op] * op(x_e) for
+            each op in `mixed_ops`, edge-blocked like `x`.
         """
         stride, strides = self.stride, [1, self.stride, self.stride, 1]
+        m = len(self.edges)
         relu = tf.nn.relu(x)
-        stage1 = []
-        dw = []
-        for o, _ in self.sep:
-            dw.append(
-                tf.nn.depthwise_conv2d(
-                    relu, params[self.w[f"dw1_{o}"]], strides, "SAME"
-                )
+        num_dw = len(self.sep) + len(self.dil)
+        # The pointwise kernels of all ops and edges are stored together,
+        # op-major; each op's `[1, 1, C, m * C]` block is a grouped conv.
+        pw1 = tf.split(params[self.w["pw1"]], num_dw, -1) if num_dw else []
+        pw2 = (
+            tf.split(params[self.w["pw2"]], len(self.sep), -1)
+            if self.sep
+            else []
+        )
+        out = {}
+        for p, (o, _) in enumerate(self.sep):
+            # ReLU-dw-pw-BN twice (DARTS's SepConv), stride on the first.
+            y = tf.nn.depthwise_conv2d(
+                relu, params[self.w[f"dw1_{o}"]], strides, "SAME"
             )
-        for o, _ in self.dil:
-            dw.append(
-                _dilated_depthwise(relu, params[self.w[f"dw1_{o}"]], stride)
+            y = tf.nn.relu(batch_norm(_grouped_pointwise(y, pw1[p])))
+            y = tf.nn.depthwise_conv2d(
+                y, params[self.w[f"dw2_{o}"]], [1, 1, 1, 1], "SAME"
             )
-        if dw:
-            stage1.append(
-                _grouped_pointwise(_concat(dw), params[self.w["pw1"]])
-            )
+            out[o] = batch_norm(_grouped_pointwise(y, pw2[p]), weights[o])
+        for p, (o, _) in enumerate(self.dil, start=len(self.sep)):
+            y = _dilated_depthwise(relu, params[self.w[f"dw1_{o}"]], stride)
+            out[o] = batch_norm(_grouped_pointwise(y, pw1[p]), weights[o])
         for o, _ in self.nor:
-            stage1.append(
-                tf.nn.conv2d(relu, params[self.w[f"nor_{o}"]], strides, "SAME")
+            out[o] = batch_norm(
+                tf.nn.conv2d(relu, params[self.w[f"nor_{o}"]], strides, "SAME"),
+                weights[o],
             )
-        for _, family in self.pools:
+        for o, family in self.pools:
             pool = (
                 tf.nn.max_pool2d if family == "max_pool" else tf.nn.avg_pool2d
             )
-            stage1.append(pool(x, 3, stride, "SAME"))
-        if self.skip is not None and stride == 2:
-            stage1.append(
-                tf.nn.conv2d(relu, params[self.w["fr_a"]], strides, "SAME")
-            )
-            stage1.append(
-                tf.nn.conv2d(
-                    shifted(relu), params[self.w["fr_b"]], strides, "SAME"
-                )
-            )
-        # DARTS's pools are followed by batch norm in the search network too.
-        normed = batch_norm(_concat(stage1)) if stage1 else None
-        sep_width = len(self.sep) * len(self.edges) * self.channels
-        outputs = []
-        if normed is not None:
-            # tf.split, not slicing: a slice's gradient is a full-size
-            # scatter, several times slower on CPU than split's concat.
-            if self.sep:
-                rest_width = normed.shape[-1] - sep_width
-                sep1, rest = tf.split(normed, [sep_width, rest_width], -1)
+            # DARTS's pools are followed by batch norm in the search network.
+            out[o] = batch_norm(pool(x, 3, stride, "SAME"), weights[o])
+        if self.skip is not None:
+            if stride == 1:
+                out[self.skip] = x * weights[self.skip]
             else:
-                sep1, rest = None, normed
-            if rest.shape[-1]:
-                outputs.append(rest)
-        if self.skip is not None and stride == 1:
-            outputs.append(x)
-        if self.sep:
-            relu1 = tf.split(tf.nn.relu(sep1), len(self.sep), -1)
-            dw2 = [
-                tf.nn.depthwise_conv2d(
-                    r, params[self.w[f"dw2_{o}"]], [1, 1, 1, 1], "SAME"
+                out[self.skip] = batch_norm(
+                    factorized_reduce(
+                        relu, params[self.w["fr_a"]], params[self.w["fr_b"]], m
+                    ),
+                    weights[self.skip],
                 )
-                for r, (o, _) in zip(relu1, self.sep, strict=True)
-            ]
-            outputs.append(
-                batch_norm(
-                    _grouped_pointwise(_concat(dw2), params[self.w["pw2"]])
-                )
-            )
-        return _concat(outputs)
+        return out
+
+
+def _sum_edges(x, m):
+    """`[b, h, w, m * C]` edge-blocked -> `[b, h, w, C]`, the sum over edges."""
+    shape = x.shape.as_list()
+    c = shape[-1] // m
+    if None in shape[1:3]:
+        new_shape = tf.concat([tf.shape(x)[:3], [m, c]], 0)
+    else:
+        new_shape = [-1, shape[1], shape[2], m, c]
+    return tf.reduce_sum(tf.reshape(x, new_shape), -2)
 
 
 def _concat(tensors):
@@ -328,15 +357,15 @@ class MixedNode:
                     stride,
                 )
             )
-        rows = [r for g in self.groups for r in g.mix_rows]
+        # For each group, `[ops, edges]`: the entries of z (flattened
+        # [edges, ops]) that weight each of its ops on each of its edges.
         num_ops = len(ops)
-        # Static gather indices into z (flattened [edges, ops]) and a one-hot
-        # of each row's output channel: the mixing kernel is their product.
-        self._z_index = np.array(
-            [e * num_ops + o for e, o, _ in rows], np.int32
-        )
-        self._one_hot = np.eye(channels, dtype=np.float32)[
-            [ch for *_, ch in rows]
+        self._z_index = [
+            np.array(
+                [[e * num_ops + o for e in g.edges] for o in g.mixed_ops],
+                np.int32,
+            )
+            for g in self.groups
         ]
 
     def __call__(self, params, states, z):
@@ -350,12 +379,22 @@ class MixedNode:
         Returns:
             `[b, h', w', C]`.
         """
-        features = _concat(
-            [
-                g.apply(params, _concat([states[i] for i in g.sources]))
-                for g in self.groups
-            ]
-        )
-        weights = tf.gather(tf.reshape(z, [-1]), self._z_index)
-        kernel = weights[:, None] * tf.constant(self._one_hot, z.dtype)
-        return tf.nn.conv2d(features, kernel[None, None], 1, "SAME")
+        flat_z = tf.reshape(z, [-1])
+        c = self.channels
+        terms = []
+        for group, index in zip(self.groups, self._z_index, strict=True):
+            # z[e, o] for the group's ops and edges, each repeated over the
+            # C channels of its edge's block.
+            num_mixed, m = index.shape
+            weights = tf.reshape(tf.gather(flat_z, index), [num_mixed, m, 1])
+            weights = tf.reshape(
+                weights * tf.constant(np.ones([1, 1, c]), z.dtype),
+                [num_mixed, m * c],
+            )
+            outputs = group.apply(
+                params,
+                _concat([states[i] for i in group.sources]),
+                dict(zip(group.mixed_ops, tf.unstack(weights), strict=True)),
+            )
+            terms.append(_sum_edges(tf.add_n(list(outputs.values())), m))
+        return tf.add_n(terms)

@@ -24,7 +24,11 @@ All batch norms are without scale and shift and use batch statistics (see
 import tensorflow as tf
 
 from base_tf import search_space as search_spaces
-from base_tf.supernet.mixed_op import MixedNode, batch_norm, shifted
+from base_tf.supernet.mixed_op import (
+    MixedNode,
+    batch_norm,
+    factorized_reduce,
+)
 from base_tf.supernet.parameters import ParameterLayout
 
 
@@ -70,14 +74,11 @@ class _DartsCell:
     def __call__(self, params, s0, s1, z):
         p = self.prefix
         if self.reduction_prev:
-            r = tf.nn.relu(s0)
             s0 = batch_norm(
-                tf.concat(
-                    [
-                        _conv(params, f"{p}/preprocess0_a", r, 2),
-                        _conv(params, f"{p}/preprocess0_b", shifted(r), 2),
-                    ],
-                    -1,
+                factorized_reduce(
+                    tf.nn.relu(s0),
+                    params[f"{p}/preprocess0_a"],
+                    params[f"{p}/preprocess0_b"],
                 )
             )
         else:

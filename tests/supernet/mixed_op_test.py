@@ -123,10 +123,33 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
                 rng.normal(size=[len(space.edges), len(space.ops)]), tf.float32
             )
         )
-        fused = node(params, states, z)
-        reference = _reference_node(node, params, states, z, space)
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([z, states])
+            fused = node(params, states, z)
+            reference = _reference_node(node, params, states, z, space)
+            # A fixed random projection, so that the gradients are not
+            # those of a plain sum (which batch norm would make ~zero).
+            probe = tf.constant(rng.normal(size=fused.shape), tf.float32)
+            fused_loss = tf.reduce_sum(fused * probe)
+            reference_loss = tf.reduce_sum(reference * probe)
         self.assertEqual(fused.shape, reference.shape)
         self.assertAllClose(fused, reference, atol=1e-4, rtol=1e-4)
+        # The weights z reach the fused node through batch-norm scales;
+        # their gradient and the inputs' must equal the op-by-op sum's.
+        self.assertAllClose(
+            tape.gradient(fused_loss, z),
+            tape.gradient(reference_loss, z),
+            atol=1e-3,
+            rtol=1e-3,
+        )
+        for fused_grad, reference_grad in zip(
+            tape.gradient(fused_loss, states),
+            tape.gradient(reference_loss, states),
+            strict=True,
+        ):
+            self.assertAllClose(
+                fused_grad, reference_grad, atol=1e-3, rtol=1e-3
+            )
 
     def test_one_hot_z_selects_one_op(self):
         space = search_space.get_space("darts")
@@ -142,6 +165,42 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllClose(
             node(params, [x0, x1], tf.constant(z)), x0, atol=1e-6
         )
+
+    @parameterized.parameters((8, 1), (7, 1), (8, 2), (9, 3))
+    def test_factorized_reduce_equals_two_offset_convs(self, size, groups):
+        # Each group (edge) against the Keras FactorizedReduce's two convs.
+        c_in, half = 4, 3
+        rng = np.random.default_rng(size)
+        x = tf.constant(
+            rng.normal(size=[2, size, size, groups * c_in]), tf.float32
+        )
+        even = tf.constant(
+            rng.normal(size=[1, 1, c_in, groups * half]), tf.float32
+        )
+        odd = tf.constant(
+            rng.normal(size=[1, 1, c_in, groups * half]), tf.float32
+        )
+        fused = mixed_op.factorized_reduce(x, even, odd, groups)
+        reduced = (size + 1) // 2
+        self.assertEqual(fused.shape, [2, reduced, reduced, groups * 2 * half])
+        for j in range(groups):
+            layer = operations.FactorizedReduce(2 * half, affine=False)
+            layer.build([2, size, size, c_in])
+            layer.conv_even.kernel.assign(_edge_block(even, j, half))
+            layer.conv_odd.kernel.assign(_edge_block(odd, j, half))
+            x_j = _edge_block(x, j, c_in)
+            # The layer's convs without its ReLU and batch norm: apply them
+            # as the layer does, to the even and the shifted pixels.
+            shifted = tf.pad(
+                x_j[:, 1:, 1:, :],
+                [[0, 0], [0, size % 2], [0, size % 2], [0, 0]],
+            )
+            expected = tf.concat(
+                [layer.conv_even(x_j), layer.conv_odd(shifted)], -1
+            )
+            self.assertAllClose(
+                _edge_block(fused, j, 2 * half), expected, atol=1e-5
+            )
 
     def test_unknown_op_is_refused(self):
         with self.assertRaisesRegex(ValueError, "cannot mix op 'conv_7x1_1x7'"):
