@@ -1,20 +1,23 @@
 """How fast the supernet and the inner loop run, side by side with baselines.
 
-    python benchmarks/inner_loop_speed.py            # from the repo root
-    python benchmarks/inner_loop_speed.py --xla      # also jit_compile=True
-    python benchmarks/inner_loop_speed.py --torch    # also the PyTorch DARTS
-                                                     # reference, same shape
+    python benchmarks/inner_loop_speed.py --torch    # from the repo root
 
 Prints, for one fixed config (DARTS space, C=8, 5 cells, batch 32, 32x32x3,
 10 classes, T inner steps):
 
-* the time to build the supernet and to trace + first-run the compiled
-  inner loop;
+* the time to build the supernet, to trace the inner loop, and to optimise
+  the traced graph at its first run (first run minus a later run);
 * images/s of the inner loop (T steps of the ELBO's gradient) eagerly, under
-  `tf.function` and (with --xla) under `tf.function(jit_compile=True)`;
+  `tf.function` and under `tf.function(jit_compile=True)` (XLA; eager and
+  XLA time one step, T=1: they are slow);
+* the same eager / `tf.function` pair at a small, overhead-bound size
+  (batch 4, 16x16): how much of a step is per-op overhead that tracing
+  removes, rather than kernel time that it cannot;
 * images/s of one supernet training step (forward, backward, SGD update),
-  and with --torch the same step of the PyTorch DARTS reference
-  (benchmarks/torch_darts_reference.py) in the same run;
+  with TensorFlow's default threads and with one thread an op (a separate
+  process: threads are fixed when TensorFlow starts), and with --torch the
+  same step of the PyTorch DARTS reference
+  (benchmarks/torch_darts_reference.py);
 * the GFLOP/s this reaches, against a large plain convolution on the same
   machine (the CPU's practical ceiling).
 
@@ -80,6 +83,77 @@ def conv_ceiling(repeats):
     return flops / seconds / 1e9
 
 
+def variational_prior(net):
+    return inference.VariationalParameters(
+        tf.zeros(net.z_shape),
+        tf.constant(net.layout.initial_values(0)),
+        tf.fill([net.num_parameters], float(inference.rho_for_sigma(0.02))),
+    )
+
+
+def batches(steps, batch, size, seed=0):
+    rng = np.random.default_rng(seed)
+    images = rng.uniform(size=[steps, batch, size, size, 3])
+    labels = rng.integers(0, 10, size=[steps, batch])
+    return tf.constant(images, tf.float32), tf.constant(labels, tf.int32)
+
+
+def inner_loop_fn(net, images, labels, eager=False, **function_kwargs):
+    """The inner loop on `images` (T = their first dimension) as a callable
+    of no arguments: eager, or a `tf.function` of `function_kwargs`."""
+    w = variational_prior(net)
+    config = inference.InnerLoopConfig()
+    temperature, seed = tf.constant(1.0), tf.constant([1, 2])
+    fn = inference.inner_loop
+    if not eager:
+        fn = tf.function(fn, autograph=False, **function_kwargs)
+    return lambda: fn(net, w, images, labels, config, temperature, 1000, seed)
+
+
+def eager_and_function(net, batch, size, repeats):
+    """images/s of one inner step eagerly and of T=5 under tf.function."""
+    images, labels = batches(5, batch, size)
+    eager = inner_loop_fn(net, images[:1], labels[:1], eager=True)
+    compiled = inner_loop_fn(net, images, labels)
+    compiled()
+    return (
+        batch / timed(eager, max(1, repeats // 2)),
+        5 * batch / timed(compiled, repeats),
+    )
+
+
+def training_step_rate(net, batch, size, repeats):
+    """images/s of a plain supernet training step under tf.function."""
+    images, labels = batches(1, batch, size)
+    theta = tf.Variable(net.layout.initial_values(0))
+    alpha = tf.Variable(tf.zeros(net.z_shape))
+
+    @tf.function(autograph=False)
+    def train_step():
+        with tf.GradientTape() as tape:
+            logits = net.apply(theta, tf.nn.softmax(alpha), images[0])
+            loss = tf.reduce_mean(
+                tf.nn.sparse_softmax_cross_entropy_with_logits(
+                    labels[0], logits
+                )
+            )
+        g_theta, g_alpha = tape.gradient(loss, [theta, alpha])
+        theta.assign_sub(0.025 * g_theta)
+        alpha.assign_sub(3e-4 * g_alpha)
+        return loss
+
+    train_step()
+    return batch / timed(train_step, repeats)
+
+
+def json_line(command):
+    """Runs `command` and returns the JSON object on its last line."""
+    out = subprocess.run(
+        command, check=True, capture_output=True, text=True
+    ).stdout
+    return json.loads(out.strip().splitlines()[-1])
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--channels", type=int, default=8)
@@ -88,95 +162,100 @@ def main():
     parser.add_argument("--image_size", type=int, default=32)
     parser.add_argument("--steps", type=int, default=5, help="T")
     parser.add_argument("--repeats", type=int, default=5)
-    parser.add_argument("--xla", action="store_true")
+    parser.add_argument("--skip_xla", action="store_true")
     parser.add_argument("--torch", action="store_true")
+    parser.add_argument("--intra_op_threads", type=int, default=0)
+    parser.add_argument(
+        "--train_step_only",
+        action="store_true",
+        help="print only the training step's images/s, as JSON",
+    )
     args = parser.parse_args()
+    tf.config.threading.set_intra_op_parallelism_threads(args.intra_op_threads)
     b, s, t = args.batch, args.image_size, args.steps
+
+    if args.train_step_only:
+        net = Supernet("darts", channels=args.channels, num_cells=args.cells)
+        rate = training_step_rate(net, b, s, args.repeats)
+        print(json.dumps({"images_per_s": rate}))
+        return
 
     print(
         f"config: DARTS, C={args.channels}, {args.cells} cells, batch {b}, "
         f"{s}x{s}x3, T={t}; TF {tf.__version__}, "
         f"{os.cpu_count()} CPU threads, devices "
-        f"{[d.name for d in tf.config.list_logical_devices()]}"
+        f"{[d.name for d in tf.config.list_logical_devices()]}",
+        flush=True,
     )
     start = time.perf_counter()
     net = Supernet("darts", channels=args.channels, num_cells=args.cells)
     build = time.perf_counter() - start
-    rng = np.random.default_rng(0)
-    w = inference.VariationalParameters(
-        tf.zeros(net.z_shape),
-        tf.constant(net.layout.initial_values(0)),
-        tf.fill([net.num_parameters], float(inference.rho_for_sigma(0.02))),
+    images, labels = batches(t, b, s)
+    function = tf.function(inference.inner_loop, autograph=False)
+    loop_args = (
+        net,
+        variational_prior(net),
+        images,
+        labels,
+        inference.InnerLoopConfig(),
+        tf.constant(1.0),
+        1000,
+        tf.constant([1, 2]),
     )
-    images = tf.constant(rng.uniform(size=[t, b, s, s, 3]), tf.float32)
-    labels = tf.constant(rng.integers(0, 10, size=[t, b]), tf.int32)
-    config = inference.InnerLoopConfig()
-    temperature, seed = tf.constant(1.0), tf.constant([1, 2])
-
-    def loop_fn(**kw):
-        fn = tf.function(inference.inner_loop, autograph=False, **kw)
-        return lambda: fn(
-            net, w, images, labels, config, temperature, 1000, seed
-        )
-
-    compiled = loop_fn()
     start = time.perf_counter()
-    compiled()[0].mu.numpy()
+    function.get_concrete_function(*loop_args)
     trace = time.perf_counter() - start
-    rows = []
-    loop_s = timed(compiled, args.repeats)
-    rows.append(("inner loop, tf.function", t * b / loop_s))
-
-    eager_s = timed(
-        lambda: inference.inner_loop(
-            net, w, images[:1], labels[:1], config, temperature, 1000, seed
+    start = time.perf_counter()
+    function(*loop_args)[0].mu.numpy()
+    first_run = time.perf_counter() - start
+    loop_s = timed(lambda: function(*loop_args), args.repeats)
+    optimise = max(0.0, first_run - loop_s)
+    rows = [
+        (
+            "inner loop, eager (T=1)",
+            b
+            / timed(
+                inner_loop_fn(net, images[:1], labels[:1], eager=True),
+                max(1, args.repeats // 2),
+            ),
         ),
-        max(1, args.repeats // 2),
-    )
-    rows.insert(0, ("inner loop, eager", b / eager_s))
-    if args.xla:
-        xla = loop_fn(jit_compile=True)
+        ("inner loop, tf.function", t * b / loop_s),
+    ]
+    if not args.skip_xla:
+        xla = inner_loop_fn(net, images[:1], labels[:1], jit_compile=True)
         start = time.perf_counter()
         xla()[0].mu.numpy()
         xla_compile = time.perf_counter() - start
         rows.append(
             (
-                f"inner loop, XLA (compile {xla_compile:.0f} s)",
-                t * b / timed(xla, args.repeats),
+                f"inner loop, XLA (T=1; compile {xla_compile:.0f} s)",
+                b / timed(xla, min(2, args.repeats)),
             )
         )
-
-    theta = tf.Variable(net.layout.initial_values(0))
-    alpha = tf.Variable(tf.zeros(net.z_shape))
-    x, y = images[0], labels[0]
-
-    @tf.function(autograph=False)
-    def train_step():
-        with tf.GradientTape() as tape:
-            logits = net.apply(theta, tf.nn.softmax(alpha), x)
-            loss = tf.reduce_mean(
-                tf.nn.sparse_softmax_cross_entropy_with_logits(y, logits)
-            )
-        g_theta, g_alpha = tape.gradient(loss, [theta, alpha])
-        theta.assign_sub(0.025 * g_theta)
-        alpha.assign_sub(3e-4 * g_alpha)
-        return loss
-
-    train_step()
-    step_rate = b / timed(train_step, args.repeats)
+    step_rate = training_step_rate(net, b, s, args.repeats)
     rows.append(("supernet training step, tf.function", step_rate))
-
-    flops = forward_flops(net, b, s) / b
-    ceiling = conv_ceiling(args.repeats)
+    one_thread = json_line(
+        [
+            sys.executable,
+            os.path.abspath(__file__),
+            "--train_step_only",
+            "--intra_op_threads=1",
+            f"--channels={args.channels}",
+            f"--cells={args.cells}",
+            f"--batch={b}",
+            f"--image_size={s}",
+            f"--repeats={args.repeats}",
+        ]
+    )["images_per_s"]
+    rows.append(("  the same, 1 thread an op", one_thread))
     torch = None
     if args.torch:
-        script = os.path.join(
-            os.path.dirname(__file__), "torch_darts_reference.py"
-        )
-        out = subprocess.run(
+        torch = json_line(
             [
                 sys.executable,
-                script,
+                os.path.join(
+                    os.path.dirname(__file__), "torch_darts_reference.py"
+                ),
                 "--json",
                 f"--channels={args.channels}",
                 f"--layers={args.cells}",
@@ -184,22 +263,19 @@ def main():
                 f"--image_size={s}",
                 f"--steps={args.repeats}",
                 "--warmup=2",
-            ],
-            check=True,
-            capture_output=True,
-            text=True,
-        ).stdout
-        torch = json.loads(out.strip().splitlines()[-1])
-        rows.append(
-            (
-                "PyTorch DARTS reference training step",
-                torch["median_images_per_s"],
-            )
-        )
+            ]
+        )["median_images_per_s"]
+        rows.append(("PyTorch DARTS reference training step", torch))
+    small_eager, small_function = eager_and_function(net, 4, 16, args.repeats)
 
+    flops = forward_flops(net, b, s) / b
+    ceiling = conv_ceiling(args.repeats)
     print(f"\nbuild supernet ({net.num_parameters:,} weights): {build:.2f} s")
-    print(f"trace + first run of the T={t} inner loop: {trace:.1f} s")
-    print(f"build + first trace: {build + trace:.1f} s (target < 15 s)")
+    print(f"trace the T={t} inner loop: {trace:.1f} s")
+    print(f"optimise its graph (first run - later run): {optimise:.1f} s")
+    print(
+        f"build + first trace: {build + trace + optimise:.1f} s (target < 15 s)"
+    )
     print(f"\n{'':44s} {'images/s':>9s} {'GFLOP/s':>8s}")
     for name, rate in rows:
         gflops = 3 * flops * rate / 1e9  # forward + backward ~ 3 forwards
@@ -207,12 +283,23 @@ def main():
     print(
         f"{'large 3x3 conv, 256 -> 256 (ceiling)':44s} {'':9s} {ceiling:8.2f}"
     )
-    eager, function = rows[0][1], rows[1][1]
-    print(f"\ntf.function / eager: {function / eager:.1f}x (target >= 8x)")
+    print(f"{'batch 4, 16x16: inner loop, eager (T=1)':44s} {small_eager:9.1f}")
+    print(
+        f"{'batch 4, 16x16: inner loop, tf.function':44s} {small_function:9.1f}"
+    )
+    eager, function_rate = rows[0][1], rows[1][1]
+    print(
+        f"\ntf.function / eager: {function_rate / eager:.1f}x at batch {b}, "
+        f"{s}x{s}; {small_function / small_eager:.1f}x at batch 4, 16x16 "
+        "(target >= 8x)"
+    )
+    if not args.skip_xla:
+        print(f"XLA / tf.function: {rows[2][1] / function_rate:.2f}x")
     if torch:
         print(
-            f"training step / PyTorch reference: "
-            f"{step_rate / torch['median_images_per_s']:.2f}x (target >= 3x)"
+            f"training step / PyTorch reference: {step_rate / torch:.2f}x "
+            f"default threads, {one_thread / torch:.2f}x 1 thread an op "
+            "(target >= 3x)"
         )
     print(
         f"forward pass: {flops / 1e6:.0f} MFLOP an image; the training step "
