@@ -16,7 +16,7 @@ flags.DEFINE_integer(
     "intra_op_threads",
     0,
     "Threads one op may use (0: TensorFlow's choice). The supernet is many "
-    "small independent ops: on a CPU, 1 was up to 1.2x faster "
+    "small independent ops: on a CPU, 1 was 1.0x-1.3x faster "
     "(benchmarks/inner_loop_speed.py).",
 )
 
