@@ -98,27 +98,38 @@ def batches(steps, batch, size, seed=0):
     return tf.constant(images, tf.float32), tf.constant(labels, tf.int32)
 
 
-def inner_loop_fn(net, images, labels, eager=False, **function_kwargs):
-    """The inner loop on `images` (T = their first dimension) as a callable
-    of no arguments: eager, or a `tf.function` of `function_kwargs`."""
-    w = variational_prior(net)
-    config = inference.InnerLoopConfig()
-    temperature, seed = tf.constant(1.0), tf.constant([1, 2])
-    fn = inference.inner_loop
-    if not eager:
-        fn = tf.function(fn, autograph=False, **function_kwargs)
-    return lambda: fn(net, w, images, labels, config, temperature, 1000, seed)
+def inner_loop_args(net, images, labels):
+    """The arguments of `inference.inner_loop` on `images`, T = their first
+    dimension, from a fixed prior, temperature and seed."""
+    return (
+        net,
+        variational_prior(net),
+        images,
+        labels,
+        inference.InnerLoopConfig(),
+        tf.constant(1.0),
+        1000,
+        tf.constant([1, 2]),
+    )
+
+
+def eager_rate(net, images, labels, repeats):
+    """images/s of one eager inner step on `images[0]` (eager is slow)."""
+    args = inner_loop_args(net, images[:1], labels[:1])
+    return images.shape[1] / timed(
+        lambda: inference.inner_loop(*args), max(1, repeats // 2)
+    )
 
 
 def eager_and_function(net, batch, size, repeats):
     """images/s of one inner step eagerly and of T=5 under tf.function."""
     images, labels = batches(5, batch, size)
-    eager = inner_loop_fn(net, images[:1], labels[:1], eager=True)
-    compiled = inner_loop_fn(net, images, labels)
-    compiled()
+    args = inner_loop_args(net, images, labels)
+    compiled = tf.function(inference.inner_loop, autograph=False)
+    compiled(*args)
     return (
-        batch / timed(eager, max(1, repeats // 2)),
-        5 * batch / timed(compiled, repeats),
+        eager_rate(net, images, labels, repeats),
+        5 * batch / timed(lambda: compiled(*args), repeats),
     )
 
 
@@ -192,16 +203,7 @@ def main():
     build = time.perf_counter() - start
     images, labels = batches(t, b, s)
     function = tf.function(inference.inner_loop, autograph=False)
-    loop_args = (
-        net,
-        variational_prior(net),
-        images,
-        labels,
-        inference.InnerLoopConfig(),
-        tf.constant(1.0),
-        1000,
-        tf.constant([1, 2]),
-    )
+    loop_args = inner_loop_args(net, images, labels)
     start = time.perf_counter()
     function.get_concrete_function(*loop_args)
     trace = time.perf_counter() - start
@@ -213,16 +215,19 @@ def main():
     rows = [
         (
             "inner loop, eager (T=1)",
-            b
-            / timed(
-                inner_loop_fn(net, images[:1], labels[:1], eager=True),
-                max(1, args.repeats // 2),
-            ),
+            eager_rate(net, images, labels, args.repeats),
         ),
         ("inner loop, tf.function", t * b / loop_s),
     ]
     if not args.skip_xla:
-        xla = inner_loop_fn(net, images[:1], labels[:1], jit_compile=True)
+        xla_function = tf.function(
+            inference.inner_loop, autograph=False, jit_compile=True
+        )
+        xla_args = inner_loop_args(net, images[:1], labels[:1])
+
+        def xla():
+            return xla_function(*xla_args)
+
         start = time.perf_counter()
         xla()[0].mu.numpy()
         xla_compile = time.perf_counter() - start
