@@ -12,8 +12,9 @@ concatenated along channels ("edge-blocked": channel e * C + c is channel c
 of edge e), and every op runs on all those edges at once:
 
 * a depthwise convolution is one depthwise op over all edges;
-* a pointwise (1x1) convolution is one grouped 1x1 convolution
-  (groups = edges);
+* a pointwise (1x1) convolution is one batched matmul over the edges, a
+  grouped 1x1 convolution (groups = edges; `grouped_conv2d` says why it is
+  not TensorFlow's grouped convolution);
 * a batch norm is one fused batch norm over all edges (its statistics are
   per channel, so per edge);
 * z_{i,k}^l weights op l on edge i as the scale of the op's last batch norm
@@ -167,7 +168,66 @@ def factorized_reduce(x, even, odd, groups=1):
     kernel = tf.reshape(
         tf.stack([tap_even, blank, blank, tap_odd]), [2, 2, c_in, 2 * width]
     )
-    return tf.nn.conv2d(x, kernel, 2, "SAME")
+    return grouped_conv2d(x, kernel, 2)
+
+
+def grouped_conv2d(x, kernel, stride=1):
+    """A convolution of independent channel groups, on any device.
+
+    The groups are implied by the shapes: `kernel` is `[k, k, C, G * D]`
+    for an input of `G * C` channels, and group g maps its C input
+    channels through `kernel[..., g * D:(g + 1) * D]` (what
+    `tf.nn.conv2d` computes for such shapes, a grouped convolution).
+
+    TensorFlow's grouped convolution has a gradient only under oneDNN or
+    cuDNN: its plain CPU kernels, used where oneDNN is off (CPUs without
+    AVX-512, or `TF_ENABLE_ONEDNN_OPTS=0`), fail with "filter_size does
+    not have enough elements". So no grouped convolution is ever run:
+
+    * a 1x1 convolution of stride 1 is one batched matmul over the groups
+      (`[G, pixels, C] @ [G, C, D]`);
+    * any other is one plain convolution a group.
+
+    Both have gradients on every device; with oneDNN on they ran as fast as
+    the grouped convolution (benchmarks/inner_loop_speed.py).
+
+    Args:
+        x: `[batch, h, w, G * C]`.
+        kernel: `[k, k, C, G * D]`.
+        stride: the convolution's stride (SAME padding).
+
+    Returns:
+        `[batch, h', w', G * D]`.
+    """
+    c, width = kernel.shape[2], kernel.shape[3]
+    groups = x.shape[-1] // c
+    if groups == 1:
+        return tf.nn.conv2d(x, kernel, stride, "SAME")
+    if kernel.shape[0] == kernel.shape[1] == 1 and stride == 1:
+        d = width // groups
+        rows = tf.transpose(tf.reshape(x, [-1, groups, c]), [1, 0, 2])
+        weights = tf.transpose(tf.reshape(kernel, [c, groups, d]), [1, 0, 2])
+        y = tf.transpose(tf.matmul(rows, weights), [1, 0, 2])
+        return tf.reshape(y, _with_channels(x, width))
+    return tf.concat(
+        [
+            tf.nn.conv2d(x_g, k_g, stride, "SAME")
+            for x_g, k_g in zip(
+                tf.split(x, groups, -1),
+                tf.split(kernel, groups, -1),
+                strict=True,
+            )
+        ],
+        -1,
+    )
+
+
+def _with_channels(x, channels):
+    """The shape of `x` with `channels` channels: static where known."""
+    shape = x.shape.as_list()
+    if None in shape[1:3]:
+        return tf.concat([tf.shape(x)[:3], [channels]], 0)
+    return [-1, shape[1], shape[2], channels]
 
 
 class MixedGroup:
@@ -277,17 +337,17 @@ class MixedGroup:
             y = tf.nn.depthwise_conv2d(
                 relu, params[self.w[f"dw1_{o}"]], strides, "SAME"
             )
-            y = tf.nn.relu(batch_norm(_grouped_pointwise(y, pw1[p])))
+            y = tf.nn.relu(batch_norm(grouped_conv2d(y, pw1[p])))
             y = tf.nn.depthwise_conv2d(
                 y, params[self.w[f"dw2_{o}"]], [1, 1, 1, 1], "SAME"
             )
-            out[o] = batch_norm(_grouped_pointwise(y, pw2[p]), weights[o])
+            out[o] = batch_norm(grouped_conv2d(y, pw2[p]), weights[o])
         for p, (o, _) in enumerate(self.dil, start=len(self.sep)):
             y = _dilated_depthwise(relu, params[self.w[f"dw1_{o}"]], stride)
-            out[o] = batch_norm(_grouped_pointwise(y, pw1[p]), weights[o])
+            out[o] = batch_norm(grouped_conv2d(y, pw1[p]), weights[o])
         for o, _ in self.nor:
             out[o] = batch_norm(
-                tf.nn.conv2d(relu, params[self.w[f"nor_{o}"]], strides, "SAME"),
+                grouped_conv2d(relu, params[self.w[f"nor_{o}"]], stride),
                 weights[o],
             )
         for o, family in self.pools:
@@ -322,15 +382,6 @@ def _sum_edges(x, m):
 
 def _concat(tensors):
     return tensors[0] if len(tensors) == 1 else tf.concat(tensors, -1)
-
-
-def _grouped_pointwise(x, kernel):
-    """1x1 convs of independent channel groups, as one grouped conv op.
-
-    The groups are implied by the shapes: `kernel` is `[1, 1, C, G * C]`
-    for an input of `G * C` channels.
-    """
-    return tf.nn.conv2d(x, kernel, 1, "SAME")
 
 
 class MixedNode:

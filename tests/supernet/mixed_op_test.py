@@ -202,6 +202,48 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
                 _edge_block(fused, j, 2 * half), expected, atol=1e-5
             )
 
+    @parameterized.parameters(
+        # (kernel size, stride, groups, size): the pointwise convs of a
+        # node's edges, NAS-Bench-201's 3x3 convs, a factorized reduction.
+        (1, 1, 1, 6),
+        (1, 1, 4, 6),
+        (3, 1, 3, 5),
+        (3, 2, 2, 7),
+        (2, 2, 2, 8),
+    )
+    def test_grouped_conv2d_equals_block_diagonal_conv(
+        self, kernel_size, stride, groups, size
+    ):
+        # The same map as one plain conv whose kernel is block-diagonal over
+        # the groups: values and gradients in the input and in the kernel.
+        c_in, c_out = 3, 2
+        rng = np.random.default_rng(kernel_size * 10 + groups)
+        x = tf.constant(
+            rng.normal(size=[2, size, size, groups * c_in]), tf.float32
+        )
+        kernel = tf.constant(
+            rng.normal(size=[kernel_size, kernel_size, c_in, groups * c_out]),
+            tf.float32,
+        )
+        mask = np.kron(np.eye(groups), np.ones([c_in, c_out]))
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch([x, kernel])
+            grouped = mixed_op.grouped_conv2d(x, kernel, stride)
+            dense = tf.nn.conv2d(
+                x, tf.tile(kernel, [1, 1, groups, 1]) * mask, stride, "SAME"
+            )
+            probe = tf.constant(rng.normal(size=dense.shape), tf.float32)
+            grouped_loss = tf.reduce_sum(grouped * probe)
+            dense_loss = tf.reduce_sum(dense * probe)
+        self.assertEqual(grouped.shape, dense.shape)
+        self.assertAllClose(grouped, dense, atol=1e-4)
+        for a, b in zip(
+            tape.gradient(grouped_loss, [x, kernel]),
+            tape.gradient(dense_loss, [x, kernel]),
+            strict=True,
+        ):
+            self.assertAllClose(a, b, atol=1e-4)
+
     def test_unknown_op_is_refused(self):
         with self.assertRaisesRegex(ValueError, "cannot mix op 'conv_7x1_1x7'"):
             mixed_op.op_kind("conv_7x1_1x7")
