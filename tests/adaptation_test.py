@@ -19,9 +19,8 @@ class AdaptationTest(tf.test.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        tfds_testing.require_datasets("mnist")
         cls.run_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "meta")
-        if tfds_testing.data_dir() is None:
-            return
         trainer = meta_training.MetaTrainer(
             tiny.CONFIG, tiny.tasks(), cls.run_dir
         )
@@ -30,7 +29,6 @@ class AdaptationTest(tf.test.TestCase):
 
     def setUp(self):
         super().setUp()
-        tfds_testing.require_tfds(self, "mnist")
         self.config = adaptation.AdaptationConfig(
             steps=3,
             batch_size=8,

@@ -53,9 +53,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
-        cls.prepared = tfds_testing.is_prepared("mnist")
-        if not cls.prepared:
-            return
+        tfds_testing.require_datasets("mnist")
         keras.utils.set_random_seed(0)
         source = data.load_source("mnist", data_dir=tfds_testing.data_dir())
         cls.class_names = list(source.class_names)
@@ -94,13 +92,8 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        if cls.prepared:
-            shutil.rmtree(cls.base, ignore_errors=True)
+        shutil.rmtree(cls.base, ignore_errors=True)
         super().tearDownClass()
-
-    def setUp(self):
-        super().setUp()
-        tfds_testing.require_tfds(self, "mnist")
 
     def keras_probabilities(self, images):
         logits = self.model(data.to_float(images), training=False)

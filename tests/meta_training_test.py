@@ -18,7 +18,7 @@ def weights(trainer):
 class MetaTrainingTest(tf.test.TestCase):
     def setUp(self):
         super().setUp()
-        tfds_testing.require_tfds(self, "mnist")
+        tfds_testing.require_datasets("mnist")
 
     def test_an_epoch_moves_w_and_reports(self):
         trainer = meta_training.MetaTrainer(

@@ -30,7 +30,7 @@ class MirroredTest(tf.test.TestCase):
                 "needs 2 logical CPUs, set before TensorFlow starts; run "
                 f"`bazel test //tests:mirrored_test` ({_SPLIT_ERROR})"
             )
-        tfds_testing.require_tfds(self, "mnist")
+        tfds_testing.require_datasets("mnist")
 
     def test_two_replicas_equal_one_device(self):
         config = dataclasses.replace(tiny.CONFIG, epochs=1)

@@ -23,7 +23,7 @@ def _free_port():
 class MultiWorkerTest(tf.test.TestCase):
     def setUp(self):
         super().setUp()
-        tfds_testing.require_tfds(self, "mnist")
+        tfds_testing.require_datasets("mnist")
 
     def test_two_workers_equal_one_device(self):
         output_dir = os.path.join(self.get_temp_dir(), "workers_run")

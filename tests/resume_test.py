@@ -18,7 +18,7 @@ CONFIG = dataclasses.replace(tiny.CONFIG, epochs=12, checkpoint_every=1)
 class ResumeTest(tf.test.TestCase):
     def setUp(self):
         super().setUp()
-        tfds_testing.require_tfds(self, "mnist")
+        tfds_testing.require_datasets("mnist")
 
     def test_sigkill_then_rerun_gives_the_uninterrupted_w(self):
         output_dir = os.path.join(self.get_temp_dir(), "killed")

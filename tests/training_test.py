@@ -44,17 +44,12 @@ class TrainingTest(tf.test.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        tfds_testing.require_datasets("mnist")
         cls.root = os.path.join(
             os.environ.get("TEST_TMPDIR", "/tmp"), "training_test_mnist"
         )
-        cls.prepared = tfds_testing.is_prepared("mnist")
-        if cls.prepared:
-            shutil.rmtree(cls.root, ignore_errors=True)
-            write_mnist_folder(cls.root)
-
-    def setUp(self):
-        super().setUp()
-        tfds_testing.require_tfds(self, "mnist")
+        shutil.rmtree(cls.root, ignore_errors=True)
+        write_mnist_folder(cls.root)
 
     def test_trains_resumes_and_reloads(self):
         out = os.path.join(self.get_temp_dir(), "run")

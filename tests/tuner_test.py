@@ -50,11 +50,10 @@ class TunerTest(tf.test.TestCase):
     @classmethod
     def setUpClass(cls):
         super().setUpClass()
+        tfds_testing.require_datasets("mnist")
         root = tf.compat.v1.test.get_temp_dir()
         cls.run_dir = os.path.join(root, "meta")
         cls.adapted_dir = os.path.join(root, "adapted")
-        if tfds_testing.data_dir() is None:
-            return
         meta_training.MetaTrainer(tiny.CONFIG, tiny.tasks(), cls.run_dir).train(
             verbose=0
         )
@@ -67,7 +66,6 @@ class TunerTest(tf.test.TestCase):
 
     def setUp(self):
         super().setUp()
-        tfds_testing.require_tfds(self, "mnist")
         _FITS.clear()
         self.hypermodel = tuner.DerivedNetwork(
             "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1

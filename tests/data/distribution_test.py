@@ -23,7 +23,7 @@ SMALL = TaskConfig(
 class TaskDistributionTest(parameterized.TestCase, tf.test.TestCase):
     def setUp(self):
         super().setUp()
-        tfds_testing.require_tfds(self, *NAMES)
+        tfds_testing.require_datasets(*NAMES)
 
     def _dist(self, num_classes=3, **kwargs):
         kwargs.setdefault("config", SMALL)
@@ -147,7 +147,7 @@ class TaskDistributionTest(parameterized.TestCase, tf.test.TestCase):
 class TaskDistributionErrorTest(parameterized.TestCase, tf.test.TestCase):
     def setUp(self):
         super().setUp()
-        tfds_testing.require_tfds(self, *NAMES)
+        tfds_testing.require_datasets(*NAMES)
 
     def _dist(self, *args, **kwargs):
         kwargs.setdefault("config", SMALL)

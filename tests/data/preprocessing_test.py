@@ -11,7 +11,7 @@ from tests import tfds_testing
 
 def _real_images(test_case, name, count=8):
     """The first `count` images of `name`'s test split, uint8 numpy."""
-    tfds_testing.require_tfds(test_case, name)
+    tfds_testing.require_datasets(name)
     data = tfds.load(
         name,
         split=f"test[:{count}]",

@@ -18,7 +18,7 @@ SPEC = ImageSpec(16, 16, 3)
 
 def _raw(test_case, name, split="test"):
     """`name`'s split as TFDS serves it: uint8 images and int labels."""
-    tfds_testing.require_tfds(test_case, name)
+    tfds_testing.require_datasets(name)
     images, labels = tfds.as_numpy(
         tfds.load(
             name,
@@ -61,7 +61,7 @@ class TfdsSourceTest(parameterized.TestCase, tf.test.TestCase):
         ("fashion_mnist", "T-shirt/top"),
     )
     def test_knows_name_classes_and_splits(self, name, first_class):
-        tfds_testing.require_tfds(self, name)
+        tfds_testing.require_datasets(name)
         source = data.load_source(name, data_dir=tfds_testing.data_dir())
         self.assertIsInstance(source, data.TfdsSource)
         self.assertEqual(source.name, name)
@@ -88,7 +88,7 @@ class TfdsSourceTest(parameterized.TestCase, tf.test.TestCase):
         self.assertFalse(split.images.flags.writeable)
 
     def test_grey_dataset_becomes_rgb(self):
-        tfds_testing.require_tfds(self, "mnist")
+        tfds_testing.require_datasets("mnist")
         source = data.load_source("mnist", data_dir=tfds_testing.data_dir())
         images = source.materialize("test", SPEC).images
         self.assertAllEqual(images[..., 0], images[..., 1])
@@ -102,7 +102,7 @@ class TfdsSourceTest(parameterized.TestCase, tf.test.TestCase):
         self.assertAllEqual(split.images, raw_images)
 
     def test_a_split_is_read_once_per_process(self):
-        tfds_testing.require_tfds(self, "mnist")
+        tfds_testing.require_datasets("mnist")
         first = data.load_source("mnist", data_dir=tfds_testing.data_dir())
         again = data.load_source("mnist", data_dir=tfds_testing.data_dir())
         self.assertIsNot(first, again)
@@ -115,7 +115,7 @@ class TfdsSourceTest(parameterized.TestCase, tf.test.TestCase):
         )
 
     def test_class_id_by_id_or_name(self):
-        tfds_testing.require_tfds(self, "cifar10")
+        tfds_testing.require_datasets("cifar10")
         source = data.load_source("cifar10", data_dir=tfds_testing.data_dir())
         self.assertEqual(source.class_id("truck"), 9)
         self.assertEqual(source.class_id(np.int64(3)), 3)
@@ -125,7 +125,7 @@ class TfdsSourceTest(parameterized.TestCase, tf.test.TestCase):
             source.class_id(10)
 
     def test_unknown_split(self):
-        tfds_testing.require_tfds(self, "cifar10")
+        tfds_testing.require_datasets("cifar10")
         source = data.load_source("cifar10", data_dir=tfds_testing.data_dir())
         with self.assertRaisesRegex(
             DataError, r"cifar10 has no split 'validation'; its splits are"

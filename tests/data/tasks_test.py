@@ -21,7 +21,7 @@ SMALL = TaskConfig(
 
 def _raw(test_case, name, split="test"):
     """`name`'s split as TFDS serves it: uint8 images and int labels."""
-    tfds_testing.require_tfds(test_case, name)
+    tfds_testing.require_datasets(name)
     return tfds.as_numpy(
         tfds.load(
             name,
@@ -35,7 +35,7 @@ def _raw(test_case, name, split="test"):
 
 
 def _source(test_case, name):
-    tfds_testing.require_tfds(test_case, name)
+    tfds_testing.require_datasets(name)
     return data.load_source(name, data_dir=tfds_testing.data_dir())
 
 
