@@ -5,7 +5,9 @@
 #   Bazel 4.2.3      apt-get install bazel-bootstrap bazel-bootstrap-data
 #   Graphviz         apt-get install graphviz (cell diagrams)
 #   Python packages  .venv/ from requirements-dev.txt (reinstalled when it or
-#                    requirements.txt changes)
+#                    requirements.txt changes). An old .venv holding
+#                    tensorflow-cpu beside tensorflow is repaired: both are
+#                    removed, tensorflow is reinstalled
 #   real datasets    CIFAR-10, MNIST, Fashion-MNIST prepared for TFDS from
 #                    ../shared/data when that folder is beside the checkout
 #                    (offline; about 2 minutes the first time)
@@ -31,11 +33,28 @@ if [[ ! -x .venv/bin/python ]]; then
   say "creating .venv"
   python3 -m venv .venv
 fi
+pip() { .venv/bin/python -m pip --disable-pip-version-check "$@"; }
+has_package() {
+  .venv/bin/python -c 'import importlib.metadata as m, sys; m.version(sys.argv[1])' \
+    "$1" 2>/dev/null
+}
 stamp=.venv/.requirements.sha256
+
+# One TensorFlow. A .venv made when requirements.txt named tensorflow-cpu
+# also holds tensorflow (tf-keras depends on it): two wheels whose files
+# are the same paths in site-packages/tensorflow. Uninstalling
+# tensorflow-cpu alone would delete files tensorflow needs, so both go, and
+# the install below puts tensorflow back whole.
+if has_package tensorflow-cpu; then
+  say "removing tensorflow-cpu and tensorflow from .venv (tensorflow is reinstalled alone)"
+  pip uninstall -q -y tensorflow-cpu tensorflow
+  rm -f "$stamp"
+fi
+
 wanted=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
 if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
   say "installing Python packages into .venv"
-  .venv/bin/pip install -q --disable-pip-version-check -r requirements-dev.txt
+  pip install -q -r requirements-dev.txt
   echo "$wanted" >"$stamp"
 fi
 
