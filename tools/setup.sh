@@ -4,10 +4,12 @@
 #
 #   Bazel 4.2.3      apt-get install bazel-bootstrap bazel-bootstrap-data
 #   Graphviz         apt-get install graphviz (cell diagrams)
-#   Python packages  .venv/ from requirements-dev.txt (reinstalled when it or
-#                    requirements.txt changes). An old .venv holding
-#                    tensorflow-cpu beside tensorflow is repaired: both are
-#                    removed, tensorflow is reinstalled
+#   Python packages  .venv/ from requirements-dev.txt, then base_tf itself in
+#                    editable mode (`import base_tf` works in any script run
+#                    with .venv/bin/python); redone when requirements.txt,
+#                    requirements-dev.txt or pyproject.toml change. An old
+#                    .venv holding tensorflow-cpu beside tensorflow is
+#                    repaired: both are removed, tensorflow is reinstalled
 #   real datasets    CIFAR-10, MNIST, Fashion-MNIST prepared for TFDS from
 #                    ../shared/data when that folder is beside the checkout
 #                    (offline; about 2 minutes the first time)
@@ -38,6 +40,13 @@ has_package() {
   .venv/bin/python -c 'import importlib.metadata as m, sys; m.version(sys.argv[1])' \
     "$1" 2>/dev/null
 }
+# Whether `import base_tf`, outside this folder too (-I: no cwd, no
+# PYTHONPATH), finds this checkout's package.
+base_tf_installed() {
+  .venv/bin/python -I -c 'import base_tf, os, sys
+sys.exit(os.path.realpath(base_tf.__path__[0]) != os.path.realpath(sys.argv[1]))' \
+    "$PWD/base_tf" 2>/dev/null
+}
 stamp=.venv/.requirements.sha256
 
 # One TensorFlow. A .venv made when requirements.txt named tensorflow-cpu
@@ -51,10 +60,14 @@ if has_package tensorflow-cpu; then
   rm -f "$stamp"
 fi
 
-wanted=$(cat requirements.txt requirements-dev.txt | sha256sum | cut -d' ' -f1)
-if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]]; then
-  say "installing Python packages into .venv"
+wanted=$(cat requirements.txt requirements-dev.txt pyproject.toml | sha256sum | cut -d' ' -f1)
+if [[ ! -f $stamp || $(cat "$stamp") != "$wanted" ]] || ! base_tf_installed; then
+  say "installing Python packages and base_tf (editable) into .venv"
   pip install -q -r requirements-dev.txt
+  # The dependencies are requirements.txt's, just installed: --no-deps.
+  pip install -q --no-deps -e .
+  # A by-product of the editable build; the metadata lives in .venv.
+  rm -rf base_tf.egg-info
   echo "$wanted" >"$stamp"
 fi
 
