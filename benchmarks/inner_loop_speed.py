@@ -18,6 +18,11 @@ Prints, for one fixed config (DARTS space, C=8, 5 cells, batch 32, 32x32x3,
   process: threads are fixed when TensorFlow starts), and with --torch the
   same step of the PyTorch DARTS reference
   (benchmarks/torch_darts_reference.py);
+* the training step again with oneDNN on and off
+  (`TF_ENABLE_ONEDNN_OPTS=1` / `=0`, each in a process of its own: the
+  setting is read when TensorFlow starts), and with --baseline=REV the same
+  for the code of git revision REV, so a change is measured against what it
+  replaces in one run;
 * the GFLOP/s this reaches, against a large plain convolution on the same
   machine (the CPU's practical ceiling).
 
@@ -25,11 +30,14 @@ Medians of --repeats runs; the machine is noisy, so compare ratios.
 """
 
 import argparse
+import io
 import json
 import os
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
 
 import numpy as np
@@ -157,12 +165,54 @@ def training_step_rate(net, batch, size, repeats):
     return batch / timed(train_step, repeats)
 
 
-def json_line(command):
+def json_line(command, env=None):
     """Runs `command` and returns the JSON object on its last line."""
     out = subprocess.run(
-        command, check=True, capture_output=True, text=True
+        command, check=True, capture_output=True, text=True, env=env
     ).stdout
     return json.loads(out.strip().splitlines()[-1])
+
+
+def train_step_in_process(script, args, onednn=None, threads=0):
+    """images/s of the training step of `script` (this file, or a
+    baseline's copy of it) in a new process with oneDNN on (1) or off (0),
+    or as this process's environment says (None); or the last line of its
+    error when the step fails there."""
+    env = dict(os.environ)
+    if onednn is not None:
+        env["TF_ENABLE_ONEDNN_OPTS"] = str(onednn)
+    env["PYTHONPATH"] = os.path.dirname(os.path.dirname(script))
+    env.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    command = [
+        sys.executable,
+        script,
+        "--train_step_only",
+        f"--intra_op_threads={threads}",
+        f"--channels={args.channels}",
+        f"--cells={args.cells}",
+        f"--batch={args.batch}",
+        f"--image_size={args.image_size}",
+        f"--repeats={args.repeats}",
+    ]
+    try:
+        return json_line(command, env)["images_per_s"]
+    except subprocess.CalledProcessError as error:
+        lines = [line for line in error.stderr.splitlines() if line.strip()]
+        return lines[-1] if lines else f"exit status {error.returncode}"
+
+
+def checkout(revision, directory):
+    """This file's repository at git `revision`, extracted into
+    `directory`; returns the path of its copy of this benchmark."""
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    archive = subprocess.run(
+        ["git", "-C", root, "archive", revision],
+        check=True,
+        capture_output=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        tar.extractall(directory, filter="data")
+    return os.path.join(directory, "benchmarks", os.path.basename(__file__))
 
 
 def main():
@@ -176,6 +226,12 @@ def main():
     parser.add_argument("--skip_xla", action="store_true")
     parser.add_argument("--torch", action="store_true")
     parser.add_argument("--intra_op_threads", type=int, default=0)
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        help="also time the training step of git revision REV (e.g. a "
+        "commit before a change), with oneDNN on and off",
+    )
     parser.add_argument(
         "--train_step_only",
         action="store_true",
@@ -239,20 +295,18 @@ def main():
         )
     step_rate = training_step_rate(net, b, s, args.repeats)
     rows.append(("supernet training step, tf.function", step_rate))
-    one_thread = json_line(
-        [
-            sys.executable,
-            os.path.abspath(__file__),
-            "--train_step_only",
-            "--intra_op_threads=1",
-            f"--channels={args.channels}",
-            f"--cells={args.cells}",
-            f"--batch={b}",
-            f"--image_size={s}",
-            f"--repeats={args.repeats}",
-        ]
-    )["images_per_s"]
+    here = os.path.abspath(__file__)
+    one_thread = train_step_in_process(here, args, threads=1)
     rows.append(("  the same, 1 thread an op", one_thread))
+    by_onednn = {
+        "this tree": [train_step_in_process(here, args, on) for on in (1, 0)]
+    }
+    if args.baseline:
+        with tempfile.TemporaryDirectory() as directory:
+            script = checkout(args.baseline, directory)
+            by_onednn[f"baseline {args.baseline}"] = [
+                train_step_in_process(script, args, on) for on in (1, 0)
+            ]
     torch = None
     if args.torch:
         torch = json_line(
@@ -283,6 +337,9 @@ def main():
     )
     print(f"\n{'':44s} {'images/s':>9s} {'GFLOP/s':>8s}")
     for name, rate in rows:
+        if not isinstance(rate, float):
+            print(f"{name:44s} {'fails':>9s}  {rate}")
+            continue
         gflops = 3 * flops * rate / 1e9  # forward + backward ~ 3 forwards
         print(f"{name:44s} {rate:9.1f} {gflops:8.2f}")
     print(
@@ -300,10 +357,31 @@ def main():
     )
     if not args.skip_xla:
         print(f"XLA / tf.function: {rows[2][1] / function_rate:.2f}x")
+    print(f"\n{'training step, images/s':44s} {'oneDNN on':>10s} {'off':>10s}")
+    for name, (on, off) in by_onednn.items():
+        print(f"{name:44s} {_rate(on):>10s} {_rate(off):>10s}")
     if torch:
         print(
+            f"{'PyTorch DARTS reference (no oneDNN setting)':44s} {torch:10.1f}"
+        )
+    for name, (on, off) in by_onednn.items():
+        for what, rate in (("on", on), ("off", off)):
+            if not isinstance(rate, float):
+                print(f"{name}, oneDNN {what}: {rate}")
+    base = [v for k, v in by_onednn.items() if k != "this tree"]
+    if base and all(
+        isinstance(r, float) for r in (base[0][0], by_onednn["this tree"][0])
+    ):
+        print(
+            f"this tree / baseline, oneDNN on: "
+            f"{by_onednn['this tree'][0] / base[0][0]:.2f}x (target >= 0.9x)"
+        )
+    if torch:
+        on, off = by_onednn["this tree"]
+        print(
             f"training step / PyTorch reference: {step_rate / torch:.2f}x "
-            f"default threads, {one_thread / torch:.2f}x 1 thread an op "
+            f"default threads, {_ratio(one_thread, torch)} 1 thread an op, "
+            f"{_ratio(on, torch)} oneDNN on, {_ratio(off, torch)} oneDNN off "
             "(target >= 3x)"
         )
     print(
@@ -311,6 +389,14 @@ def main():
         f"reaches {100 * 3 * flops * step_rate / 1e9 / ceiling:.0f}% of the "
         "large-conv ceiling"
     )
+
+
+def _rate(rate):
+    return f"{rate:.1f}" if isinstance(rate, float) else "fails"
+
+
+def _ratio(rate, reference):
+    return f"{rate / reference:.2f}x" if isinstance(rate, float) else "-"
 
 
 if __name__ == "__main__":
