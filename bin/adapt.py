@@ -1,6 +1,6 @@
 """Adapts the meta-trained prior to a new dataset and derives its genotype.
 
-    bazel run //bin:adapt -- --checkpoint=runs/tiny --dataset=cifar10 \
+    bazel run //bin:adapt -- --checkpoint=runs/tiny --dataset=cifar10 \\
         --output_dir=runs/tiny_cifar10
 
 Runs the inner loop T' = --adapt_steps steps from the prior W of a
@@ -12,6 +12,9 @@ also its architecture string, on a line of its own), the table, the
 validation accuracy of the prior and of the posterior, and the time taken.
 """
 
+from bin import cli  # First: it settles TensorFlow's logging (see there).
+
+# isort: split
 import dataclasses
 import os
 
@@ -19,32 +22,59 @@ from absl import flags
 
 from base_tf import adaptation, derivation, meta_training
 from base_tf.search_space import NasBench201Genotype
-from bin import cli
 
 _DEFAULTS = adaptation.AdaptationConfig()
 
 flags.DEFINE_string(
-    "checkpoint", None, "Meta-training run folder (--output_dir of meta_train)."
+    "checkpoint",
+    None,
+    "Meta-training run folder (the --output_dir of meta_train); its last "
+    "checkpoint is the prior W adapted from.",
 )
 flags.DEFINE_string(
-    "dataset", None, "TFDS name or folder laid out as <split>/<class>/<image>."
+    "dataset",
+    None,
+    "Dataset to adapt to: a TFDS name or a folder laid out as "
+    "<split>/<class>/<image>.",
 )
 flags.DEFINE_string(
-    "data_dir", None, "Where TFDS datasets are prepared (default: TFDS's)."
+    "data_dir",
+    None,
+    "Folder where TFDS datasets are prepared (default: TFDS's, "
+    "$TFDS_DATA_DIR or ~/tensorflow_datasets).",
 )
-flags.DEFINE_string("output_dir", None, "A new folder for the results.")
+flags.DEFINE_string(
+    "output_dir",
+    None,
+    "Folder for the results: a new one, or one this same adaptation wrote "
+    "(reused; one of another adaptation is refused).",
+)
 flags.DEFINE_integer(
-    "adapt_steps", _DEFAULTS.steps, "T', inner-loop steps; 0: the prior."
+    "adapt_steps",
+    _DEFAULTS.steps,
+    "T', inner-loop steps from the prior W on the dataset; 0: no step, the "
+    "multi-task prior's architecture.",
 )
-flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Examples a step.")
-flags.DEFINE_float(
-    "learning_rate", None, "eta for the weights (default: meta-training's)."
+flags.DEFINE_integer(
+    "batch_size", _DEFAULTS.batch_size, "Examples in each step's batch."
 )
 flags.DEFINE_float(
-    "arch_learning_rate", None, "eta for phi (default: meta-training's)."
+    "learning_rate",
+    None,
+    "eta, the step size for the weights' posterior (mu, rho) (default: the "
+    "meta-training run's).",
 )
 flags.DEFINE_float(
-    "temperature", None, "tau of q(z|D) (default: meta-training's last)."
+    "arch_learning_rate",
+    None,
+    "eta for phi, the step size for the architecture logits (default: the "
+    "meta-training run's).",
+)
+flags.DEFINE_float(
+    "temperature",
+    None,
+    "tau, the Gumbel-softmax temperature of q(z|D) (default: the "
+    "meta-training run's last).",
 )
 flags.DEFINE_list(
     "classes",
@@ -52,22 +82,36 @@ flags.DEFINE_list(
     "The K classes to adapt to, by name or id (default: all when the "
     "dataset has K, else K drawn with --seed).",
 )
-flags.DEFINE_string("split", _DEFAULTS.split, "Split the examples come from.")
-flags.DEFINE_integer(
-    "train_per_class", _DEFAULTS.train_per_class, "Training examples a class."
+flags.DEFINE_string(
+    "split",
+    _DEFAULTS.split,
+    "Split the training and validation examples come from.",
 )
 flags.DEFINE_integer(
-    "val_per_class", _DEFAULTS.val_per_class, "Validation examples a class."
+    "train_per_class",
+    _DEFAULTS.train_per_class,
+    "Training examples of each class; the steps' batches are drawn from them.",
+)
+flags.DEFINE_integer(
+    "val_per_class",
+    _DEFAULTS.val_per_class,
+    "Validation examples of each class, apart from the training ones: the "
+    "accuracy of the prior and of the posterior is measured on them.",
 )
 flags.DEFINE_enum(
     "rule",
     None,
     sorted({r for rules in derivation.RULES.values() for r in rules}),
-    "Derivation rule (default: slots for DARTS, argmax for NAS-Bench-201; "
-    "see base_tf/derivation.py).",
+    "How the genotype is read off q(z|D) (default: slots for DARTS, argmax "
+    "for NAS-Bench-201; see base_tf/derivation.py).",
 )
-flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds classes, batches, noise.")
-flags.mark_flags_as_required(["checkpoint", "dataset", "output_dir"])
+flags.DEFINE_integer(
+    "seed",
+    _DEFAULTS.seed,
+    "Random seed of the classes drawn, the examples, the batches and the "
+    "sampling noise.",
+)
+cli.mark_required("checkpoint", "dataset", "output_dir")
 
 FLAGS = flags.FLAGS
 

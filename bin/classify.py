@@ -1,6 +1,6 @@
 """Classifies real images with an exported SavedModel, as a client would.
 
-    bazel run //bin:classify -- --saved_model=runs/tiny_cifar10/serving \
+    bazel run //bin:classify -- --saved_model=runs/tiny_cifar10/serving \\
         --dataset=cifar10 --num_images=8
 
 Loads the newest version under --saved_model (or the version folder given),
@@ -9,19 +9,37 @@ feeds it the first --num_images images of the dataset's split as stored
 true and predicted class and probability, and the accuracy.
 """
 
+from bin import cli  # First: it settles TensorFlow's logging (see there).
+
+# isort: split
 import numpy as np
 import tensorflow_datasets as tfds
 from absl import flags
 
 from base_tf import export
-from bin import cli
 
-flags.DEFINE_string("saved_model", None, "Export base or version folder.")
-flags.DEFINE_string("dataset", None, "TFDS image-classification dataset.")
+flags.DEFINE_string(
+    "saved_model",
+    None,
+    "The exported model: an --export_base of bin/export (its newest "
+    "version is used) or one version's folder.",
+)
+flags.DEFINE_string(
+    "dataset",
+    None,
+    "TFDS image-classification dataset whose images are classified.",
+)
 flags.DEFINE_string("split", "test", "Split the images come from.")
-flags.DEFINE_integer("num_images", 8, "How many images to classify.")
-flags.DEFINE_string("data_dir", None, "Where TFDS datasets are prepared.")
-flags.mark_flags_as_required(["saved_model", "dataset"])
+flags.DEFINE_integer(
+    "num_images", 8, "How many images to classify, the split's first."
+)
+flags.DEFINE_string(
+    "data_dir",
+    None,
+    "Folder where TFDS datasets are prepared (default: TFDS's, "
+    "$TFDS_DATA_DIR or ~/tensorflow_datasets).",
+)
+cli.mark_required("saved_model", "dataset")
 
 FLAGS = flags.FLAGS
 

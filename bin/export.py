@@ -14,17 +14,26 @@ with
     tensorflow_model_server --model_name=m --model_base_path=$PWD/exports/m
 """
 
+from bin import cli  # First: it settles TensorFlow's logging (see there).
+
+# isort: split
 import os
 import time
 
 from absl import flags
 
 from base_tf import export, training
-from bin import cli
 
-flags.DEFINE_string("model_dir", None, "Folder of the trained network.")
 flags.DEFINE_string(
-    "export_base", None, "TF Serving base folder; versions go in <n>/."
+    "model_dir",
+    None,
+    "Folder of the trained network: the --output_dir of a finished train run.",
+)
+flags.DEFINE_string(
+    "export_base",
+    None,
+    "TF Serving's base folder for the model; each export is a new version "
+    "folder <n>/ in it.",
 )
 flags.DEFINE_integer(
     "version",
@@ -32,7 +41,7 @@ flags.DEFINE_integer(
     "Version to write (a positive int; refused if it exists). Default: 1 + "
     "the largest version in --export_base.",
 )
-flags.mark_flags_as_required(["model_dir", "export_base"])
+cli.mark_required("model_dir", "export_base")
 
 FLAGS = flags.FLAGS
 

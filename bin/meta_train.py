@@ -9,6 +9,9 @@ accuracy of the prior's mean network before and of the posterior after the
 inner loop, and the prior's most probable op on every edge.
 """
 
+from bin import cli  # First: it settles TensorFlow's logging (see there).
+
+# isort: split
 import os
 import time
 
@@ -17,7 +20,6 @@ import tensorflow as tf
 from absl import flags
 
 from base_tf import data, meta_training, search_space
-from bin import cli
 
 _DEFAULTS = meta_training.MetaTrainingConfig()
 
@@ -26,69 +28,145 @@ flags.DEFINE_enum(
     "search_space",
     _DEFAULTS.search_space,
     sorted(search_space.SPACES),
-    "Cell search space.",
+    "Search space of the supernet's cells: darts (8 ops; normal and "
+    "reduction cells) or nas_bench_201 (5 ops; one cell type).",
 )
-flags.DEFINE_integer("channels", _DEFAULTS.channels, "C of the first cells.")
+flags.DEFINE_integer(
+    "channels",
+    _DEFAULTS.channels,
+    "C, the channels of the supernet's first cells (doubled at each "
+    "reduction).",
+)
 flags.DEFINE_integer(
     "num_cells",
     _DEFAULTS.num_cells,
-    "Supernet cells (NAS-Bench-201: cells per stage).",
+    "Cells of the supernet (nas_bench_201: cells in each of its 3 stages).",
 )
 # The tasks.
 flags.DEFINE_list(
     "datasets",
     ["mnist", "fashion_mnist", "cifar10"],
-    "Task sources: TFDS names or folders laid out as <split>/<class>/<image>.",
+    "Datasets the tasks are drawn from: TFDS names or folders laid out as "
+    "<split>/<class>/<image>.",
 )
 flags.DEFINE_list(
     "held_out_datasets",
     ["cifar10"],
-    "Sources kept for meta-testing (adaptation to unseen datasets).",
+    "Those of --datasets kept out of meta-training, to adapt to at the end "
+    "as datasets never seen (see --eval_tasks); empty: none.",
 )
-flags.DEFINE_integer("num_classes", _DEFAULTS.num_classes, "K, classes a task.")
 flags.DEFINE_integer(
-    "image_size", _DEFAULTS.image_size, "Images are resized to this x this x 3."
+    "num_classes",
+    _DEFAULTS.num_classes,
+    "K, the classes of each task (the supernet's classifier has K outputs).",
 )
-flags.DEFINE_integer("train_per_class", 100, "Training examples per class.")
-flags.DEFINE_integer("val_per_class", 20, "Validation examples per class.")
+flags.DEFINE_integer(
+    "image_size",
+    _DEFAULTS.image_size,
+    "Task images are resized to this height and width, with 3 channels.",
+)
+flags.DEFINE_integer(
+    "train_per_class", 100, "Training examples of each class of a task."
+)
+flags.DEFINE_integer(
+    "val_per_class",
+    20,
+    "Validation examples of each class of a task, apart from its training "
+    "examples: the reported accuracies are measured on them.",
+)
 flags.DEFINE_string(
-    "data_dir", None, "Where TFDS datasets are prepared (default: TFDS's)."
+    "data_dir",
+    None,
+    "Folder where TFDS datasets are prepared (default: TFDS's, "
+    "$TFDS_DATA_DIR or ~/tensorflow_datasets).",
 )
 # The algorithm.
-flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "E, meta-training epochs.")
 flags.DEFINE_integer(
-    "tasks_per_epoch", _DEFAULTS.tasks_per_epoch, "C, tasks an epoch."
+    "epochs",
+    _DEFAULTS.epochs,
+    "E, meta-training epochs; each adapts W to --tasks_per_epoch tasks and "
+    "moves W once.",
 )
-flags.DEFINE_integer("inner_steps", _DEFAULTS.inner_steps, "T, inner steps.")
-flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Inner-step batch.")
-flags.DEFINE_float(
-    "meta_learning_rate", _DEFAULTS.meta_learning_rate, "lambda."
+flags.DEFINE_integer(
+    "tasks_per_epoch",
+    _DEFAULTS.tasks_per_epoch,
+    "C, tasks drawn each epoch; W moves toward the mean of their adapted "
+    "parameters.",
 )
-flags.DEFINE_float(
-    "learning_rate", _DEFAULTS.learning_rate, "Inner eta for (mu, rho)."
+flags.DEFINE_integer(
+    "inner_steps",
+    _DEFAULTS.inner_steps,
+    "T, gradient steps on a task's ELBO that turn W into that task's "
+    "posterior (the optimization embedding).",
 )
-flags.DEFINE_float(
-    "arch_learning_rate", _DEFAULTS.arch_learning_rate, "Inner eta for phi."
-)
-flags.DEFINE_float(
-    "kl_architecture", _DEFAULTS.kl_architecture, "beta_z, KL(q(z)||p(z))."
-)
-flags.DEFINE_float(
-    "kl_weights", _DEFAULTS.kl_weights, "beta_theta, KL(q(theta)||p(theta))."
-)
-flags.DEFINE_float(
-    "initial_temperature", _DEFAULTS.initial_temperature, "First tau."
+flags.DEFINE_integer(
+    "batch_size", _DEFAULTS.batch_size, "Examples in each inner step's batch."
 )
 flags.DEFINE_float(
-    "final_temperature", _DEFAULTS.final_temperature, "Last tau."
+    "meta_learning_rate",
+    _DEFAULTS.meta_learning_rate,
+    "lambda, the meta step size: how far W moves toward the tasks' adapted "
+    "parameters each epoch, W += lambda * mean_c(W_c^T - W) (1: all the "
+    "way to their mean).",
 )
-flags.DEFINE_float("prior_sigma", _DEFAULTS.prior_sigma, "Initial sigma.")
-flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds W_0, tasks and noise.")
+flags.DEFINE_float(
+    "learning_rate",
+    _DEFAULTS.learning_rate,
+    "eta, the inner loop's step size for the weights' posterior q(theta|D) "
+    "(its mean mu and its scale parameter rho).",
+)
+flags.DEFINE_float(
+    "arch_learning_rate",
+    _DEFAULTS.arch_learning_rate,
+    "eta for phi, the inner loop's step size for the architecture logits "
+    "of q(z|D).",
+)
+flags.DEFINE_float(
+    "kl_architecture",
+    _DEFAULTS.kl_architecture,
+    "beta_z, the weight of the architecture's KL(q(z|D) || p(z)) in the ELBO.",
+)
+flags.DEFINE_float(
+    "kl_weights",
+    _DEFAULTS.kl_weights,
+    "beta_theta, the weight of the weights' KL(q(theta|D) || p(theta)) in "
+    "the ELBO.",
+)
+flags.DEFINE_float(
+    "initial_temperature",
+    _DEFAULTS.initial_temperature,
+    "tau in the first epoch: the Gumbel-softmax temperature of q(z|D), "
+    "lowered geometrically to --final_temperature.",
+)
+flags.DEFINE_float(
+    "final_temperature",
+    _DEFAULTS.final_temperature,
+    "tau in the last epoch (and adaptation's default).",
+)
+flags.DEFINE_float(
+    "prior_sigma",
+    _DEFAULTS.prior_sigma,
+    "sigma, the standard deviation of the weights' prior p(theta) before "
+    "meta-training.",
+)
+flags.DEFINE_integer(
+    "seed",
+    _DEFAULTS.seed,
+    "Random seed of the initial W_0, the tasks drawn and the sampling noise.",
+)
 # The run.
 flags.DEFINE_integer(
-    "checkpoint_every", _DEFAULTS.checkpoint_every, "Epochs between saves."
+    "checkpoint_every",
+    _DEFAULTS.checkpoint_every,
+    "Epochs between checkpoints of W (and one at the end); a rerun resumes "
+    "from the last.",
 )
-flags.DEFINE_string("output_dir", "runs/meta_train", "Checkpoints and logs.")
+flags.DEFINE_string(
+    "output_dir",
+    "runs/meta_train",
+    "Folder for the checkpoints, the config and TensorBoard logs; rerun "
+    "with the same flags to resume, other flags are refused.",
+)
 flags.DEFINE_enum(
     "strategy",
     "default",
@@ -98,7 +176,10 @@ flags.DEFINE_enum(
     "CPUs) of several machines, the cluster read from TF_CONFIG.",
 )
 flags.DEFINE_integer(
-    "eval_tasks", 2, "Held-out tasks adapted at the end (0: none)."
+    "eval_tasks",
+    2,
+    "Tasks of --held_out_datasets to adapt to at the end, printing the "
+    "validation accuracy before and after the inner loop (0: none).",
 )
 
 FLAGS = flags.FLAGS

@@ -1,7 +1,7 @@
 """Trains a genotype's network on a dataset and tests it.
 
     bazel run //bin:train -- --flagfile=configs/train_tiny.cfg
-    bazel run //bin:train -- --flagfile=configs/train_cifar10.cfg \
+    bazel run //bin:train -- --flagfile=configs/train_cifar10.cfg \\
         --genotype=runs/tiny_cifar10/genotype.json
 
 --genotype is a published name (CIFAR_TUNED, IMAGENET_TUNED, DARTS_V2), a
@@ -13,79 +13,131 @@ the same flags, and a folder of another run is refused. Prints the
 parameter count (DARTS's counting) and the test accuracy.
 """
 
+from bin import cli  # First: it settles TensorFlow's logging (see there).
+
+# isort: split
 import os
 import time
 
 from absl import flags
 
 from base_tf import data, evaluation, training
-from bin import cli
 
 _DEFAULTS = training.TrainingConfig()
 
 flags.DEFINE_string(
     "genotype",
     None,
-    "Published name (CIFAR_TUNED, IMAGENET_TUNED, DARTS_V2), genotype JSON "
-    "file, or NAS-Bench-201 string.",
+    "The architecture to train: a published name (CIFAR_TUNED, "
+    "IMAGENET_TUNED, DARTS_V2), a genotype JSON file (bin/adapt's "
+    "genotype.json) or a NAS-Bench-201 architecture string.",
 )
 flags.DEFINE_string(
-    "dataset", "cifar10", "TFDS name or folder laid out as <split>/<class>/."
+    "dataset",
+    "cifar10",
+    "Dataset to train and test on: a TFDS name or a folder laid out as "
+    "<split>/<class>/<image>.",
 )
 flags.DEFINE_string(
-    "data_dir", None, "Where TFDS datasets are prepared (default: TFDS's)."
+    "data_dir",
+    None,
+    "Folder where TFDS datasets are prepared (default: TFDS's, "
+    "$TFDS_DATA_DIR or ~/tensorflow_datasets).",
 )
-flags.DEFINE_integer("image_size", 32, "Images are resized to this x this x 3.")
 flags.DEFINE_integer(
-    "channels", None, "C of the first cells (default: 40 DARTS, 16 NB201)."
+    "image_size",
+    32,
+    "Images are resized to this height and width, with 3 channels.",
+)
+flags.DEFINE_integer(
+    "channels",
+    None,
+    "C, the channels of the first cells (default: 40 for DARTS, 16 for "
+    "NAS-Bench-201).",
 )
 flags.DEFINE_integer(
     "num_cells",
     None,
-    "Cells (NAS-Bench-201: a stage; default: 20 DARTS, 5 NB201).",
+    "Cells of the network (NAS-Bench-201: of each stage; default: 20 for "
+    "DARTS, 5 for NAS-Bench-201).",
 )
-flags.DEFINE_string("output_dir", "runs/train", "The run's folder.")
+flags.DEFINE_string(
+    "output_dir",
+    "runs/train",
+    "Folder for the model, logs and learning curves; rerun with the same "
+    "flags to resume, other flags are refused.",
+)
 # TrainingConfig.
-flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Epochs.")
-flags.DEFINE_integer("batch_size", _DEFAULTS.batch_size, "Examples a step.")
-flags.DEFINE_float(
-    "learning_rate", _DEFAULTS.learning_rate, "Initial lr, cosine to 0."
-)
-flags.DEFINE_float("momentum", _DEFAULTS.momentum, "SGD momentum.")
-flags.DEFINE_float(
-    "weight_decay", _DEFAULTS.weight_decay, "L2 weight decay (PyTorch's)."
+flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "Training epochs.")
+flags.DEFINE_integer(
+    "batch_size", _DEFAULTS.batch_size, "Examples in each training step."
 )
 flags.DEFINE_float(
-    "grad_clip", _DEFAULTS.grad_clip, "Global gradient norm clip; 0: none."
+    "learning_rate",
+    _DEFAULTS.learning_rate,
+    "SGD's initial learning rate, decayed to 0 along a cosine.",
+)
+flags.DEFINE_float("momentum", _DEFAULTS.momentum, "SGD's momentum.")
+flags.DEFINE_float(
+    "weight_decay",
+    _DEFAULTS.weight_decay,
+    "L2 weight decay, as PyTorch's SGD applies it (added to the gradient "
+    "before momentum).",
+)
+flags.DEFINE_float(
+    "grad_clip",
+    _DEFAULTS.grad_clip,
+    "The gradients' global norm is clipped to this; 0: no clipping.",
 )
 flags.DEFINE_float(
     "auxiliary_weight",
     _DEFAULTS.auxiliary_weight,
-    "Auxiliary head's loss weight; 0: no head (DARTS networks only).",
+    "Weight of the auxiliary head's loss; 0: no head (DARTS networks only).",
 )
 flags.DEFINE_float(
-    "drop_path", _DEFAULTS.drop_path, "Final drop-path rate, ramped from 0."
+    "drop_path",
+    _DEFAULTS.drop_path,
+    "Drop-path rate of the last epoch, ramped linearly from 0; 0: none.",
 )
 flags.DEFINE_integer(
-    "cutout", _DEFAULTS.cutout, "Cutout side at 32x32 (scaled); 0: none."
+    "cutout",
+    _DEFAULTS.cutout,
+    "Side of the cutout square at 32x32 (scaled to --image_size); 0: none.",
 )
 flags.DEFINE_boolean(
-    "augment", _DEFAULTS.augment, "Pad-and-crop and horizontal flips."
-)
-flags.DEFINE_integer("seed", _DEFAULTS.seed, "Seeds weights, data, noise.")
-flags.DEFINE_integer(
-    "max_train_examples", None, "Train on this many examples (default: all)."
+    "augment",
+    _DEFAULTS.augment,
+    "Augment the training images: pad-and-crop and horizontal flips.",
 )
 flags.DEFINE_integer(
-    "max_test_examples", None, "Test on this many examples (default: all)."
+    "seed",
+    _DEFAULTS.seed,
+    "Random seed of the weights, the example order, augmentation and "
+    "drop-path.",
+)
+flags.DEFINE_integer(
+    "max_train_examples",
+    None,
+    "Train on this many examples of the train split, a seeded random subset "
+    "(default: all).",
+)
+flags.DEFINE_integer(
+    "max_test_examples",
+    None,
+    "Test on this many examples of the test split (default: all).",
 )
 flags.DEFINE_boolean(
-    "jit_compile", _DEFAULTS.jit_compile, "Compile the steps with XLA."
+    "jit_compile",
+    _DEFAULTS.jit_compile,
+    "Compile the training and test steps with XLA (slower on CPUs here).",
 )
 flags.DEFINE_integer(
-    "verbose", 2, "0: silent, 1: progress bar, 2: a line an epoch."
+    "verbose",
+    2,
+    "What to print while training: 0 nothing, 1 a progress bar, 2 a line "
+    "an epoch.",
 )
-flags.mark_flags_as_required(["genotype"])
+cli.mark_required("genotype")
 
 FLAGS = flags.FLAGS
 
