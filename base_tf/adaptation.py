@@ -15,6 +15,7 @@ is seen as one K-class task: K of its classes (all of them when it has K,
 else chosen by the caller or drawn with the seed).
 """
 
+import contextlib
 import dataclasses
 import json
 import os
@@ -194,13 +195,16 @@ def make_task(source, meta_config, config, data_dir=None):
     return data.make_task(source, classes, task_config, seed=config.seed)
 
 
-def adapt(prior, task, config):
+def adapt(prior, task, config, verbose=0):
     """Runs T' inner-loop steps on `task` from the prior W.
 
     Args:
         prior: `(meta_config, model)` as `meta_training.load_prior` returns.
         task: a `data.Task` with K classes (see `make_task`).
         config: `AdaptationConfig`.
+        verbose: 0 prints nothing; 1 prints each phase as it starts and the
+            seconds it took: tracing the inner loop, running its T' steps
+            (one compiled call, so no step-by-step progress) and evaluating.
 
     Returns:
         The adapted `Posterior`; its `info` has the validation accuracy of
@@ -233,7 +237,7 @@ def adapt(prior, task, config):
             lambda *args: inference.inner_loop(net, w, *args),
             autograph=False,
         )
-        params, terms = run(
+        args = (
             images,
             labels,
             inner,
@@ -241,6 +245,14 @@ def adapt(prior, task, config):
             tf.constant(task.num_train, tf.float32),
             tf.constant([config.seed, 0], tf.int64),
         )
+        with _phase(verbose, "tracing the inner loop"):
+            run.get_concrete_function(*args)
+        with _phase(
+            verbose,
+            f"running its {config.steps} steps of {config.batch_size} images "
+            "(the first run also optimises the graph)",
+        ):
+            params, terms = run(*args)
         if not all(np.isfinite(p.numpy()).all() for p in params):
             raise FloatingPointError(
                 f"Adaptation produced a NaN or inf within {config.steps} "
@@ -249,8 +261,13 @@ def adapt(prior, task, config):
             )
     else:
         params = w
-    before = _accuracy(net, w, task)
-    after = _accuracy(net, params, task)
+    with _phase(
+        verbose,
+        "evaluating the prior's and the posterior's mean networks on "
+        f"{task.num_val} validation images",
+    ):
+        before = _accuracy(net, w, task)
+        after = _accuracy(net, params, task)
     info = {
         "dataset": task.source_name,
         "class_names": [str(c) for c in task.class_names],
@@ -275,6 +292,20 @@ def adapt(prior, task, config):
         meta_config,
         info,
     )
+
+
+@contextlib.contextmanager
+def _phase(verbose, text):
+    """With `verbose`, prints `text ...` then the seconds the block took."""
+    if not verbose:
+        yield
+        return
+    print(f"  {text} ...", end="", flush=True)
+    start = time.perf_counter()
+    try:
+        yield
+    finally:
+        print(f" {time.perf_counter() - start:.1f} s", flush=True)
 
 
 def _accuracy(net, params, task, batch_size=256):

@@ -10,6 +10,9 @@ and writes to --output_dir the adapted posterior, the derived genotype
 each cell and a heatmap of q(z|D). Prints the genotype (for NAS-Bench-201
 also its architecture string, on a line of its own), the table, the
 validation accuracy of the prior and of the posterior, and the time taken.
+While it works it prints each phase as it starts and the seconds it took:
+loading the prior and the data, tracing the inner loop, running its steps
+(one compiled call), evaluating, writing the results.
 """
 
 from bin import cli  # First: it settles TensorFlow's logging (see there).
@@ -138,7 +141,8 @@ def config_from_flags():
 def main(argv):
     del argv
     config = config_from_flags()
-    prior = meta_training.load_prior(FLAGS.checkpoint)
+    with cli.phase(f"loading the meta-trained prior W of {FLAGS.checkpoint}"):
+        prior = meta_training.load_prior(FLAGS.checkpoint)
     meta_config = prior[0]
     request = {
         "checkpoint": os.path.abspath(meta_training.latest(FLAGS.checkpoint)),
@@ -147,9 +151,10 @@ def main(argv):
     }
     posterior = adaptation.find_previous(FLAGS.output_dir, request)
     if posterior is None:
-        task = adaptation.make_task(
-            FLAGS.dataset, meta_config, config, data_dir=FLAGS.data_dir
-        )
+        with cli.phase(f"loading {FLAGS.dataset}"):
+            task = adaptation.make_task(
+                FLAGS.dataset, meta_config, config, data_dir=FLAGS.data_dir
+            )
         print(
             f"adapting the {meta_config.search_space} prior of "
             f"{FLAGS.checkpoint} to {task.source_name} "
@@ -157,11 +162,12 @@ def main(argv):
             f"{task.num_val} validation images at {meta_config.image_size}x"
             f"{meta_config.image_size}, {config.steps} steps"
         )
-        posterior = adaptation.adapt(prior, task, config)
+        posterior = adaptation.adapt(prior, task, config, verbose=1)
         posterior.info["request"] = request
-        genotype, _ = adaptation.write_outputs(
-            posterior, FLAGS.output_dir, config.rule
-        )
+        with cli.phase(f"writing the results to {FLAGS.output_dir}"):
+            genotype, _ = adaptation.write_outputs(
+                posterior, FLAGS.output_dir, config.rule
+            )
     else:
         print(
             f"{FLAGS.output_dir} already holds this adaptation (same "
