@@ -320,7 +320,9 @@ class TfdsSource(Source):
 
 def _check_known_builder(name):
     base = name.split("/")[0].split(":")[0]
-    known = tfds.list_builders()
+    # Community datasets would make TFDS probe cloud storage (seconds, and
+    # a credentials warning offline); only TFDS's own builders are names here.
+    known = tfds.list_builders(with_community_datasets=False)
     if base in known:
         return
     close = difflib.get_close_matches(base, known, n=3, cutoff=0.6)
