@@ -32,6 +32,7 @@ from base_tf import (
     plots,
     search_space,
 )
+from base_tf.inference import statistics
 
 POSTERIOR_FILE = "posterior.json"
 
@@ -287,6 +288,11 @@ def adapt(prior, task, config, verbose=0):
         info["last_step"] = {
             k: float(v[-1]) for k, v in terms._asdict().items()
         }
+    # What adaptation learned: the prior's and the posterior's statistics,
+    # the posterior's KL terms from the prior, how far each part moved.
+    info["prior_statistics"] = statistics.summary(w)
+    info["posterior_statistics"] = statistics.summary(params, reference=w)
+    info["update_norms"] = statistics.update_norms(params, w)
     return Posterior(
         inference.VariationalParameters(*(np.asarray(p) for p in params)),
         meta_config,

@@ -32,6 +32,7 @@ import numpy as np
 import tensorflow as tf
 
 from base_tf import inference
+from base_tf.inference import statistics
 from base_tf.model import BayesianSupernet
 
 CONFIG_FILE = "meta_training_config.json"
@@ -341,6 +342,12 @@ class MetaTrainer:
         results["finite_tasks"] = num_finite
         results["skipped_tasks"] = cfg.tasks_per_epoch - num_finite
         results["temperature"] = float(temperature)
+        # What the prior W has learned, and how far this epoch moved it.
+        for k, v in statistics.summary(new_w).items():
+            results[f"prior/{k}"] = v
+        norms = statistics.update_norms(new_w, w)
+        for k, v in zip(("alpha", "mu", "rho"), norms.values(), strict=True):
+            results[f"meta_update_norm/{k}"] = v
         self._summarise(epoch, results, entropy / count)
         return results
 
@@ -430,7 +437,26 @@ class MetaTrainer:
                     )
                 ],
             )
+            if verbose:
+                print(f"\nepoch {done}: {_prior_line(results)}", flush=True)
         return history
+
+
+def _prior_line(results):
+    """The prior's statistics of an epoch's `results`, as one line."""
+    prior = {k.split("/", 1)[1]: v for k, v in results.items() if "prior/" in k}
+    prior["kl_architecture"] = results["kl_architecture"]
+    prior["kl_weights"] = results["kl_weights"]
+    norms = {
+        k.split("/", 1)[1]: v
+        for k, v in results.items()
+        if k.startswith("meta_update_norm/")
+    }
+    return (
+        "prior "
+        + statistics.format_summary(prior, norms)
+        + (" (KL: the tasks' posteriors from the prior)")
+    )
 
 
 def _prior_model(config, image_channels=3):

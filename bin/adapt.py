@@ -24,6 +24,7 @@ import os
 from absl import flags
 
 from base_tf import adaptation, derivation, meta_training
+from base_tf.inference import statistics
 from base_tf.search_space import NasBench201Genotype
 
 _DEFAULTS = adaptation.AdaptationConfig()
@@ -184,6 +185,16 @@ def main(argv):
         "relative to uniform):"
     )
     print(derivation.choices_table(posterior.space, posterior.op_probabilities))
+    if "posterior_statistics" in info:  # adaptations of before they were
+        print(
+            "prior:     "
+            + statistics.format_summary(info["prior_statistics"])
+            + "\nposterior: "
+            + statistics.format_summary(
+                info["posterior_statistics"], info["update_norms"]
+            )
+            + " (KL and update: from the prior)"
+        )
     print(
         f"validation accuracy of the mean network: prior "
         f"{info['val_accuracy_prior']:.3f}, posterior "

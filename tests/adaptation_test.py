@@ -6,6 +6,7 @@ import re
 import subprocess
 import sys
 
+import numpy as np
 import tensorflow as tf
 
 from base_tf import adaptation, data, derivation, inference, meta_training
@@ -77,6 +78,21 @@ class AdaptationTest(tf.test.TestCase):
         self.assertGreater(info["wall_seconds"], 0.0)
         self.assertGreater(info["cpu_seconds"], 0.0)
         self.assertLen(info["last_step"], 5)
+        # How far the posterior moved from the prior, part by part.
+        for name, a, b in zip(
+            ("logits", "mu", "rho"), posterior.params, self.w, strict=True
+        ):
+            self.assertAllClose(
+                info["update_norms"][name], np.linalg.norm(a - b), rtol=1e-4
+            )
+        self.assertAllClose(
+            info["posterior_statistics"]["kl_architecture"],
+            inference.kl_architecture(posterior.params, self.w),
+        )
+        self.assertLess(
+            info["posterior_statistics"]["relative_entropy"],
+            info["prior_statistics"]["relative_entropy"],
+        )
 
     def test_zero_steps_is_the_prior(self):
         config = adaptation.AdaptationConfig(

@@ -33,6 +33,19 @@ class MetaTrainingTest(tf.test.TestCase):
         self.assertEqual(results["finite_tasks"], 2.0)
         for key in ("elbo", "nll", "val_accuracy_before", "val_accuracy_after"):
             self.assertTrue(np.isfinite(results[key]), key)
+        # What the prior learned, and the size of the step that moved it.
+        for key, b, a in zip(
+            ("alpha", "mu", "rho"), before, after, strict=True
+        ):
+            self.assertAllClose(
+                results[f"meta_update_norm/{key}"],
+                np.linalg.norm(a - b),
+                rtol=1e-4,
+            )
+        sigma = np.log1p(np.exp(after[2]))
+        self.assertAllClose(results["prior/sigma_min"], sigma.min(), rtol=1e-5)
+        self.assertAllClose(results["prior/sigma_max"], sigma.max(), rtol=1e-5)
+        self.assertBetween(results["prior/relative_entropy"], 0.0, 1.0)
         self.assertTrue(os.listdir(os.path.join(trainer.output_dir, "logs")))
 
     def test_resumed_run_ends_with_the_same_w(self):
