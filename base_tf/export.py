@@ -5,42 +5,61 @@ network, `export_saved_model` writes that network in TF Serving's layout:
 
     <export_base>/<version>/saved_model.pb
                            /variables/...
-                           /assets/class_names.txt    one name a line
-                           /assets/genotype.json      the architecture
+                           /assets/class_names.txt         one name a line
+                           /assets.extra/genotype.json     the architecture
 
 Versions are positive integers; TF Serving serves the largest. A version is
-written into a hidden sibling folder (`.<version>.tmp-...`, a name TF Serving
-ignores) and renamed into place when complete, so a crash never leaves a
-half-written version behind that TF Serving would load; an existing version
-is never overwritten.
+written into a hidden sibling folder (`.<version>.tmp-<pid>-<random>`, a
+name TF Serving ignores) and renamed into place when complete, so a crash
+never leaves a half-written version behind that TF Serving would load; an
+existing version is never overwritten.
+
+The SavedModel is written by Keras's `keras.export.ExportArchive`: it saves
+the `tf.Variable`s the serving graph reads, so the export runs wherever a
+SavedModel runs: `tf.saved_model.load`, and TF Serving's C++ loader and
+`saved_model_cli run`, which restore the variables into a session by name.
+(Saving the model's Keras variables instead, which wrap those, serves in
+Python but not in a session: "Could not find variable ...".) The archive
+tracks the class-name table, not the model: it finds the variables its
+endpoint reads by itself, and tracking the model as well would store
+every weight twice, once as the Keras variable and once as the
+`tf.Variable` inside it (a small network's variables file grew from
+5,236 to 10,062 bytes), and a loader would restore both.
 
 The `serving_default` signature (`tensorflow/serving/predict`):
 
 * input `images`: uint8, `[batch, height, width, channels]`, raw pixels in
   0..255, any height and width (at least 1), 1 (grey), 2 (grey+alpha),
-  3 (RGB) or 4 (RGBA) channels. The graph brings them to the network's
-  `ImageSpec` with `base_tf.data.convert_images` and to float32 in [0, 1]
-  with `base_tf.data.to_float`: the very functions that prepared the
-  training images (bilinear antialiased resize rounded to uint8, ITU-R 601
-  grey, alpha dropped), so a served image meets the network exactly as a
+  3 (RGB) or 4 (RGBA) channels, any batch size (0 gives empty outputs,
+  without running the network, which oneDNN's kernels refuse). The graph
+  brings them to the network's `ImageSpec` with
+  `base_tf.data.convert_images` and to float32 in [0, 1] with
+  `base_tf.data.to_float`: the very functions that prepared the training
+  images (bilinear antialiased resize rounded to uint8, ITU-R 601 grey,
+  alpha dropped), so a served image meets the network exactly as a
   training image did. The signature declares the input's rank as unknown on
   purpose: a declared rank is not enforced when the signature is run (a
   rank-3 tensor would reach the graph, and TensorFlow would fold an in-graph
   rank check into a constant), so the rank is checked in the graph and a
   wrong one is answered with a message that names the expected layout.
+  The dtype is enforced by the runtime: a tensor of another dtype is
+  refused before the graph runs (TF Serving's gRPC and REST APIs, a loaded
+  signature given a `tf.Tensor`). Clients that convert a NumPy array to
+  the declared dtype for the caller, TensorFlow's Python loader and
+  `saved_model_cli run`, cast floats to uint8 silently (0.7 becomes 0)
+  before any graph op can see them; `ExportedModel` refuses them instead.
 * outputs: `probabilities` float32 `[batch, K]` (softmax of the network's
   logits), `classes` int64 `[batch]` (the most probable class) and
   `class_names` string `[batch]` (its name, looked up in the graph in a
   `tf.lookup.StaticHashTable` initialised from the `class_names.txt` asset,
   so the lookup keeps working wherever the folder is moved or copied).
 
-Why a `tf.Module` and `tf.saved_model.save` rather than Keras 3's
-`keras.export.ExportArchive`: the archive serves the endpoint and tracks
-lookup tables (any `TrackableResource`), but it has no public way to attach
-a plain `tf.saved_model.Asset`, such as the genotype's JSON, which no graph
-op reads; its `write_out` also prints. A module with the network's variables,
-the assets, the table and one `tf.function` is as short and writes exactly
-what is listed above.
+The genotype's JSON goes to `assets.extra/`, SavedModel's folder for files
+that travel with a model but that no graph op reads: `ExportArchive` saves
+the assets its tracked resources use (the class-name table's file) and has
+no public way to register a file that nothing reads (a `tf.saved_model.Asset`
+given to `track` is not saved, and one captured by an endpoint is saved as
+the absolute path it had at export time).
 """
 
 import json
@@ -59,8 +78,12 @@ from base_tf.data import preprocessing
 
 SIGNATURE_KEY = "serving_default"
 INPUT_KEY = "images"
+OUTPUT_KEYS = ("probabilities", "classes", "class_names")
 CLASS_NAMES_ASSET = "class_names.txt"
 GENOTYPE_ASSET = "genotype.json"
+# SavedModel's folder for files that travel with the model, unread by the
+# graph (TF Serving reads its warm-up requests from there).
+EXTRA_ASSETS_DIR = "assets.extra"
 # Channel counts `preprocessing.convert_images` accepts (grey, grey+alpha,
 # RGB, RGBA).
 INPUT_CHANNELS = (1, 2, 3, 4)
@@ -94,7 +117,7 @@ def export_saved_model(
             served images are converted to it.
         class_names: The K class names, by logit index: non-empty strings
             without line breaks.
-        genotype: Optional architecture saved as the `genotype.json` asset:
+        genotype: Optional architecture saved as `assets.extra/genotype.json`:
             a genotype value of `base_tf.search_space` (anything with
             `to_dict()`) or a JSON-ready dict.
         version: A positive int, or None for 1 + the largest version in
@@ -121,28 +144,28 @@ def export_saved_model(
     os.makedirs(export_base, exist_ok=True)
     version = _choose_version(export_base, version)
     final = os.path.join(export_base, str(version))
-    # Hidden and non-numeric: TF Serving never picks it up. os.makedirs
-    # (not mkdtemp's 0700) so the folder gets the usual permissions.
-    staging = os.path.join(
-        export_base, f".{version}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-    )
-    os.makedirs(staging)
-    try:
-        with tempfile.TemporaryDirectory() as scratch:
-            module = _serving_module(
-                model, image_spec, class_names, genotype_json, scratch
-            )
-            tf.saved_model.save(
-                module,
-                staging,
-                signatures={
-                    SIGNATURE_KEY: module.serve.get_concrete_function()
-                },
-            )
-        _move_into_place(staging, final)
-    finally:
-        if os.path.exists(staging):
-            shutil.rmtree(staging, ignore_errors=True)
+    with tempfile.TemporaryDirectory() as scratch:
+        # Traced before anything is written, so a model that does not fit
+        # fails with nothing on disk.
+        archive = _serving_archive(model, image_spec, class_names, scratch)
+        # Hidden and non-numeric: TF Serving never picks it up. os.makedirs
+        # (not mkdtemp's 0700) so the folder gets the usual permissions.
+        staging = os.path.join(
+            export_base, f".{version}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+        )
+        os.makedirs(staging)
+        try:
+            archive.write_out(staging, verbose=False)
+            if genotype_json is not None:
+                extra = os.path.join(staging, EXTRA_ASSETS_DIR)
+                os.mkdir(extra)
+                path = os.path.join(extra, GENOTYPE_ASSET)
+                with open(path, "w", encoding="utf-8") as f:
+                    f.write(genotype_json)
+            _move_into_place(staging, final)
+        finally:
+            if os.path.exists(staging):
+                shutil.rmtree(staging, ignore_errors=True)
     return final
 
 
@@ -406,28 +429,22 @@ def _genotype_json(genotype):
         raise ValueError(f"genotype is not JSON-serialisable: {e}") from e
 
 
-def _serving_module(model, image_spec, class_names, genotype_json, scratch):
-    """The module saved: variables, assets, the class-name table, `serve`.
+def _serving_archive(model, image_spec, class_names, scratch):
+    """The `ExportArchive` written: the network, the class-name table and
+    the `serving_default` endpoint, traced.
 
-    `scratch` holds the asset files until `tf.saved_model.save` copies them
-    into the export's `assets/`.
+    `scratch` holds `class_names.txt` until the archive copies it into the
+    export's `assets/`.
+
+    Raises:
+        ValueError: The model's output is not one logit per class name.
     """
-    module = tf.Module()
-    # Tracking the variables (not the Keras model) saves exactly the
-    # weights `serve` captures, as ExportArchive does.
-    module.model_variables = list(model.variables)
     names_path = os.path.join(scratch, CLASS_NAMES_ASSET)
     with open(names_path, "w", encoding="utf-8") as f:
         f.write("".join(f"{name}\n" for name in class_names))
-    module.class_names_asset = tf.saved_model.Asset(names_path)
-    if genotype_json is not None:
-        genotype_path = os.path.join(scratch, GENOTYPE_ASSET)
-        with open(genotype_path, "w", encoding="utf-8") as f:
-            f.write(genotype_json)
-        module.genotype_asset = tf.saved_model.Asset(genotype_path)
-    module.class_table = tf.lookup.StaticHashTable(
+    class_table = tf.lookup.StaticHashTable(
         tf.lookup.TextFileInitializer(
-            module.class_names_asset,
+            tf.saved_model.Asset(names_path),
             key_dtype=tf.int64,
             key_index=tf.lookup.TextFileIndex.LINE_NUMBER,
             value_dtype=tf.string,
@@ -437,12 +454,7 @@ def _serving_module(model, image_spec, class_names, genotype_json, scratch):
     )
     num_classes = len(class_names)
 
-    @tf.function(
-        input_signature=[tf.TensorSpec(None, tf.uint8, name=INPUT_KEY)],
-        autograph=False,  # Plain graph code; errors stay unwrapped.
-    )
-    def serve(images):
-        images = _converted(images, image_spec)
+    def predict(images):
         logits = model(preprocessing.to_float(images), training=False)
         if logits.shape.rank != 2 or logits.shape[-1] != num_classes:
             raise ValueError(
@@ -452,14 +464,43 @@ def _serving_module(model, image_spec, class_names, genotype_json, scratch):
             )
         probabilities = tf.nn.softmax(tf.cast(logits, tf.float32), axis=-1)
         classes = tf.argmax(probabilities, axis=-1, output_type=tf.int64)
-        return {
-            "probabilities": probabilities,
-            "classes": classes,
-            "class_names": module.class_table.lookup(classes),
-        }
+        return probabilities, classes
 
-    module.serve = serve
-    return module
+    def serve(images):
+        # An empty batch is checked, but never reaches the network: with
+        # oneDNN's kernels a network fails on it ("Incompatible shapes:
+        # [24] vs. [0,16,16,3]" from a batch norm after a convolution).
+        probabilities, classes = tf.cond(
+            tf.size(images) > 0,
+            lambda: predict(_converted(images, image_spec)),
+            lambda: _empty_results(images, num_classes),
+        )
+        return dict(
+            zip(
+                OUTPUT_KEYS,
+                (probabilities, classes, class_table.lookup(classes)),
+                strict=True,
+            )
+        )
+
+    archive = keras.export.ExportArchive()
+    archive.track(class_table)
+    endpoint = archive.add_endpoint(
+        SIGNATURE_KEY,
+        serve,
+        input_signature=[tf.TensorSpec(None, tf.uint8, name=INPUT_KEY)],
+    )
+    endpoint.get_concrete_function()
+    return archive
+
+
+def _empty_results(images, num_classes):
+    """The outputs for a batch of no images (once the input is checked)."""
+    batch = tf.shape(_checked(images, tf.shape(images)))[0]
+    return (
+        tf.zeros(tf.stack([batch, num_classes]), tf.float32),
+        tf.zeros(tf.stack([batch]), tf.int64),
+    )
 
 
 def _converted(images, image_spec):

@@ -49,6 +49,54 @@ def file_snapshot(root):
     return snapshot
 
 
+_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+def run_python(args, **env):
+    """Runs this Python with the checkout importable and TF's C++ logs off;
+    `env` adds environment variables."""
+    env = dict(os.environ, PYTHONPATH=_ROOT, TF_CPP_MIN_LOG_LEVEL="3", **env)
+    return subprocess.run(
+        [sys.executable, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=_ROOT,
+        timeout=300,
+    )
+
+
+def saved_model_cli_run(path, images, outdir, **env):
+    """`saved_model_cli run` (the installed program's module) on `images`
+    in a subprocess; its outputs, as it wrote them to `outdir`."""
+    inputs = os.path.join(outdir, "inputs.npy")
+    np.save(inputs, images)
+    result = run_python(
+        [
+            "-m",
+            "tensorflow.python.tools.saved_model_cli",
+            "run",
+            "--dir",
+            path,
+            "--tag_set",
+            "serve",
+            "--signature_def",
+            export.SIGNATURE_KEY,
+            "--inputs",
+            f"{export.INPUT_KEY}={inputs}",
+            "--outdir",
+            outdir,
+        ],
+        **env,
+    )
+    if result.returncode:
+        raise AssertionError(f"saved_model_cli failed:\n{result.stderr}")
+    return {
+        key: np.load(os.path.join(outdir, f"{key}.npy"), allow_pickle=True)
+        for key in export.OUTPUT_KEYS
+    }
+
+
 class ExportTest(tf.test.TestCase, parameterized.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -94,6 +142,10 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
     def tearDownClass(cls):
         shutil.rmtree(cls.base, ignore_errors=True)
         super().tearDownClass()
+
+    def new_folder(self):
+        """A new empty folder (absltest's create_tempdir needs its flags)."""
+        return tempfile.mkdtemp(dir=self.get_temp_dir())
 
     def keras_probabilities(self, images):
         logits = self.model(data.to_float(images), training=False)
@@ -174,6 +226,54 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         signature = described[described.index("signature_def[") :]
         self.assertIn(signature, shown)
 
+    def test_saved_model_cli_run_equals_the_keras_model(self):
+        # What TF Serving's C++ loader does: a session restores the
+        # variables by name and runs the signature. Raw 28x28 grey digits,
+        # so the session converts them to SPEC too.
+        served = saved_model_cli_run(
+            self.path,
+            self.raw.images[NUM_TRAIN : NUM_TRAIN + NUM_EVAL],
+            self.new_folder(),
+        )
+        expected = self.keras_probabilities(self.images)
+        self.assertEqual(served["probabilities"].shape, (NUM_EVAL, 10))
+        self.assertLessEqual(
+            np.abs(served["probabilities"] - expected).max(), 1e-5
+        )
+        classes = np.argmax(expected, axis=-1)
+        self.assertAllEqual(served["classes"], classes)
+        self.assertEqual(
+            [name.decode() for name in served["class_names"]],
+            [self.class_names[c] for c in classes],
+        )
+        self.assertGreaterEqual(len(set(classes)), 3)
+
+    def test_empty_batch_gives_empty_results(self):
+        for shape in ((0, 12, 12, 3), (0, 28, 28, 1)):
+            out = self.exported(images=np.zeros(shape, np.uint8))
+            self.assertEqual(out["probabilities"].shape, (0, 10))
+            self.assertEqual(out["probabilities"].dtype, tf.float32)
+            self.assertEqual(out["classes"].shape, (0,))
+            self.assertEqual(out["class_names"].shape, (0,))
+        # With oneDNN's kernels the network itself fails on an empty batch
+        # ("Incompatible shapes: [8] vs. [0,12,12,3]"); on any CPU, oneDNN
+        # is on when TF_ENABLE_ONEDNN_OPTS=1.
+        served = saved_model_cli_run(
+            self.path,
+            np.zeros((0, 12, 12, 3), np.uint8),
+            self.new_folder(),
+            TF_ENABLE_ONEDNN_OPTS="1",
+        )
+        self.assertEqual(served["probabilities"].shape, (0, 10))
+        self.assertEqual(served["classes"].shape, (0,))
+        # An empty batch is checked all the same.
+        with self.assertRaisesRegex(
+            tf.errors.InvalidArgumentError, "1 \\(grey\\), 2"
+        ):
+            self.exported(images=np.zeros((0, 12, 12, 5), np.uint8))
+        with self.assertRaisesRegex(tf.errors.InvalidArgumentError, "rank 4"):
+            self.exported(images=np.zeros((0,), np.uint8))
+
     def test_wrong_dtype_is_refused(self):
         floats = data.to_float(self.images[:2])
         with self.assertRaisesRegex(ValueError, "must be uint8 pixels"):
@@ -227,7 +327,8 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         assets = os.path.join(self.path, "assets")
         with open(os.path.join(assets, export.CLASS_NAMES_ASSET)) as f:
             self.assertEqual(f.read().splitlines(), self.class_names)
-        with open(os.path.join(assets, export.GENOTYPE_ASSET)) as f:
+        extra = os.path.join(self.path, export.EXTRA_ASSETS_DIR)
+        with open(os.path.join(extra, export.GENOTYPE_ASSET)) as f:
             text = f.read()
         self.assertEqual(genotype_from_json(text), CIFAR_TUNED)
         self.assertEqual(json.loads(text)["space"], "darts")
