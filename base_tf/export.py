@@ -12,7 +12,11 @@ Versions are positive integers; TF Serving serves the largest. A version is
 written into a hidden sibling folder (`.<version>.tmp-<pid>-<random>`, a
 name TF Serving ignores) and renamed into place when complete, so a crash
 never leaves a half-written version behind that TF Serving would load; an
-existing version is never overwritten.
+existing version is never overwritten. The exporting process holds an
+exclusive `flock` on its staging folder until the rename; a staging folder
+that no live process holds and that has not changed for
+`STALE_STAGING_SECONDS` was left by an export that died, and the next
+export into the same base removes it (`remove_stale_staging`).
 
 The SavedModel is written by Keras's `keras.export.ExportArchive`: it saves
 the `tf.Variable`s the serving graph reads, so the export runs wherever a
@@ -62,11 +66,15 @@ given to `track` is not saved, and one captured by an endpoint is saved as
 the absolute path it had at export time).
 """
 
+import contextlib
+import errno
+import fcntl
 import json
 import os
 import re
 import shutil
 import tempfile
+import time
 import uuid
 
 import keras
@@ -87,9 +95,25 @@ EXTRA_ASSETS_DIR = "assets.extra"
 # Channel counts `preprocessing.convert_images` accepts (grey, grey+alpha,
 # RGB, RGBA).
 INPUT_CHANNELS = (1, 2, 3, 4)
+# An unlocked staging folder younger than this may belong to an export
+# between creating it and locking it: it is left alone.
+STALE_STAGING_SECONDS = 60
 
 _VERSION_NAME = re.compile(r"[0-9]+")
+# What `export_saved_model` names its staging folders, and nothing else:
+# `.<version>.tmp-<pid>-<8 hex digits>`.
+_STAGING_NAME = re.compile(r"\.[0-9]+\.tmp-[0-9]+-[0-9a-f]{8}")
 _SAVED_MODEL_FILE = "saved_model.pb"
+
+
+class ExportError(OSError, ValueError):
+    """The export cannot be written where it was asked to go.
+
+    An `OSError` (the file system refused: a read-only or unwritable
+    folder, a file where a folder should be, a full disk) that is also a
+    `ValueError`, as the binaries report errors of input: its message is one
+    line that names the folder and what to do.
+    """
 
 
 def export_saved_model(
@@ -107,7 +131,7 @@ def export_saved_model(
     `image_spec` size) to logits `[N, K]`, as `base_tf.training` models do;
     the exported `serving_default` signature takes raw uint8 images and
     returns `probabilities`, `classes` and `class_names` (see the module
-    docstring).
+    docstring). `export_base` is prepared first (`prepare_export_base`).
 
     Args:
         model: A built Keras model, float32 images in [0, 1] -> logits.
@@ -129,44 +153,125 @@ def export_saved_model(
     Raises:
         ValueError: An argument is invalid, or the model's output does not
             have one logit per class name.
+        ExportError: `export_base` is not a folder, or cannot be written
+            (one line that names it and what to do).
         FileExistsError: Version `version` already exists (nothing is
             overwritten), or another export wrote it meanwhile.
     """
     _check_model(model, image_spec)
     class_names = _check_class_names(class_names)
     genotype_json = _genotype_json(genotype)
+    _check_version(version)
     export_base = os.fspath(export_base)
-    if os.path.exists(export_base) and not os.path.isdir(export_base):
-        raise ValueError(
-            f"export_base {export_base!r} is a file; give a folder (TF "
-            "Serving's model base path)."
-        )
-    os.makedirs(export_base, exist_ok=True)
+    prepare_export_base(export_base)
+    try:
+        os.makedirs(export_base, exist_ok=True)
+    except OSError as e:
+        raise _write_error(export_base, e) from e
     version = _choose_version(export_base, version)
     final = os.path.join(export_base, str(version))
     with tempfile.TemporaryDirectory() as scratch:
         # Traced before anything is written, so a model that does not fit
         # fails with nothing on disk.
         archive = _serving_archive(model, image_spec, class_names, scratch)
-        # Hidden and non-numeric: TF Serving never picks it up. os.makedirs
-        # (not mkdtemp's 0700) so the folder gets the usual permissions.
-        staging = os.path.join(
-            export_base, f".{version}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        )
-        os.makedirs(staging)
-        try:
-            archive.write_out(staging, verbose=False)
-            if genotype_json is not None:
-                extra = os.path.join(staging, EXTRA_ASSETS_DIR)
-                os.mkdir(extra)
-                path = os.path.join(extra, GENOTYPE_ASSET)
-                with open(path, "w", encoding="utf-8") as f:
-                    f.write(genotype_json)
+        with _staging_folder(export_base, version) as staging:
+            try:
+                archive.write_out(staging, verbose=False)
+                if genotype_json is not None:
+                    extra = os.path.join(staging, EXTRA_ASSETS_DIR)
+                    os.mkdir(extra)
+                    path = os.path.join(extra, GENOTYPE_ASSET)
+                    with open(path, "w", encoding="utf-8") as f:
+                        f.write(genotype_json)
+            except (OSError, tf.errors.OpError) as e:
+                raise _write_error(export_base, e) from e
             _move_into_place(staging, final)
-        finally:
-            if os.path.exists(staging):
-                shutil.rmtree(staging, ignore_errors=True)
     return final
+
+
+def prepare_export_base(export_base):
+    """Checks that a version can be written in `export_base`; cheap, so a
+    program can call it before it loads the network.
+
+    Nothing is created: a missing `export_base` must be creatable, in a
+    writable folder. The staging folders that exports which died left in
+    it are removed (`remove_stale_staging`). `export_saved_model` calls it.
+
+    Args:
+        export_base: TF Serving's base path for the model.
+
+    Returns:
+        The names of the stale staging folders removed, sorted.
+
+    Raises:
+        ExportError: `export_base` is a file, a file is in its path, or the
+            folder it is or would be made in is read-only or not writable.
+    """
+    export_base = os.fspath(export_base)
+    if os.path.exists(export_base) and not os.path.isdir(export_base):
+        raise ExportError(
+            f"The export base {export_base!r} is a file; give a folder (TF "
+            "Serving's model base path), new or holding earlier versions."
+        )
+    existing = os.path.abspath(export_base)
+    while not os.path.exists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        raise _write_error(
+            export_base, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
+        )
+    if os.statvfs(existing).f_flag & os.ST_RDONLY:
+        raise _write_error(
+            export_base, OSError(errno.EROFS, os.strerror(errno.EROFS))
+        )
+    if not os.access(existing, os.W_OK | os.X_OK):
+        raise _write_error(
+            export_base, OSError(errno.EACCES, os.strerror(errno.EACCES))
+        )
+    return remove_stale_staging(export_base)
+
+
+def remove_stale_staging(export_base):
+    """Removes the staging folders that exports which died left behind.
+
+    A folder is removed only if it is one of `export_saved_model`'s
+    (`.<version>.tmp-<pid>-<random>`, hidden, never a version), no process
+    holds its lock (a live export holds it until its version is in place;
+    the kernel drops the lock of a process that died, however it died) and
+    it has not changed for `STALE_STAGING_SECONDS` (an export locks its
+    folder just after creating it). A folder whose lock cannot be tried
+    (a file system without `flock`) is left alone. Errors while removing
+    are ignored: the folder is tried again at the next export.
+
+    Args:
+        export_base: A TF Serving model base path (may not exist).
+
+    Returns:
+        The names of the folders removed, sorted.
+    """
+    if not os.path.isdir(export_base):
+        return []
+    removed = []
+    for name in sorted(os.listdir(export_base)):
+        if not _STAGING_NAME.fullmatch(name):
+            continue
+        path = os.path.join(export_base, name)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except OSError:
+            continue  # Gone meanwhile, or not a folder.
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            if time.time() - os.fstat(fd).st_mtime < STALE_STAGING_SECONDS:
+                continue
+            shutil.rmtree(path, ignore_errors=True)
+            if not os.path.exists(path):
+                removed.append(name)
+        except OSError:
+            continue  # Held by a live export, or flock is not supported.
+        finally:
+            os.close(fd)
+    return removed
 
 
 class ExportedModel:
@@ -329,15 +434,49 @@ def _version_folder(path):
     return os.path.join(path, str(versions[-1]))
 
 
-def _choose_version(export_base, version):
-    if version is None:
-        existing = list_versions(export_base)
-        return (existing[-1] + 1) if existing else 1
-    if isinstance(version, bool) or not isinstance(version, int) or version < 1:
+def _write_error(export_base, error):
+    """The one-line `ExportError` for a file-system error while exporting.
+
+    `error` is an `OSError`, or a `tf.errors.OpError` from TensorFlow's
+    file functions, which write the SavedModel.
+    """
+    if isinstance(error, tf.errors.OpError):
+        reason = error.message.strip().splitlines()[0]
+        code = None
+    else:
+        reason = error.strerror or str(error)
+        code = error.errno
+    if code in (errno.ENOTDIR, errno.EEXIST):
+        return ExportError(
+            f"Cannot create the export base {export_base!r}: part of its "
+            f"path is a file ({reason}). Give a folder path; nothing was "
+            "exported."
+        )
+    if code in (errno.EACCES, errno.EPERM, errno.EROFS):
+        advice = "give an export base folder you can write to, or make "
+        advice += "this one writable"
+    else:
+        advice = "fix that, or give another export base folder"
+    return ExportError(
+        f"Cannot write the export into {export_base!r}: {reason}. Nothing "
+        f"was exported; {advice}."
+    )
+
+
+def _check_version(version):
+    if version is not None and (
+        isinstance(version, bool) or not isinstance(version, int) or version < 1
+    ):
         raise ValueError(
             f"version must be a positive int (TF Serving's folder name), got "
             f"{version!r}; or None for the next one."
         )
+
+
+def _choose_version(export_base, version):
+    if version is None:
+        existing = list_versions(export_base)
+        return (existing[-1] + 1) if existing else 1
     if os.path.exists(os.path.join(export_base, str(version))):
         existing = list_versions(export_base)
         raise FileExistsError(
@@ -346,6 +485,34 @@ def _choose_version(export_base, version):
             f"next one ({existing[-1] + 1 if existing else version + 1})."
         )
     return version
+
+
+@contextlib.contextmanager
+def _staging_folder(export_base, version):
+    """A new hidden folder to write version `version` in, locked meanwhile.
+
+    Hidden and non-numeric, so TF Serving never picks it up; created with
+    os.mkdir (not mkdtemp's 0700) so it gets the usual permissions. The
+    exclusive `flock` tells `remove_stale_staging` that a live export owns
+    it; it lasts until the folder is renamed into place or removed.
+    """
+    staging = os.path.join(
+        export_base, f".{version}.tmp-{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    )
+    try:
+        os.mkdir(staging)
+    except OSError as e:
+        raise _write_error(export_base, e) from e
+    fd = os.open(staging, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        # Without flock on this file system, cleaners cannot try it either.
+        with contextlib.suppress(OSError):
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        yield staging
+    finally:
+        if os.path.exists(staging):
+            shutil.rmtree(staging, ignore_errors=True)
+        os.close(fd)
 
 
 def _move_into_place(staging, final):

@@ -4,13 +4,16 @@
 
 --model_dir is the --output_dir of a finished `bin:train` run (model.keras and
 metadata.json). Writes version <n> of the model under --export_base (the
-next one, or --version), in TF Serving's layout, with the class names and
-the genotype as assets, and prints its path and its `serving_default`
-signature (the text of `saved_model_cli show`): uint8 images [batch, height,
-width, channels] of any size and 1-4 channels in, `probabilities`,
-`classes` and `class_names` out. An existing version is refused. Serve it
-with
+next one, or --version), in TF Serving's layout, with the class names as an
+asset and the genotype in assets.extra/, and prints its path and its
+`serving_default` signature (the text of `saved_model_cli show`): uint8
+images [batch, height, width, channels] of any size and 1-4 channels in,
+`probabilities`, `classes` and `class_names` out. An existing version is
+refused; the unfinished export of a run that was killed is removed (and
+named). Run it as TF Serving would, or serve it:
 
+    saved_model_cli run --dir exports/m/1 --tag_set serve \
+        --signature_def serving_default --inputs images=uint8_images.npy
     tensorflow_model_server --model_name=m --model_base_path=$PWD/exports/m
 """
 
@@ -48,21 +51,32 @@ FLAGS = flags.FLAGS
 
 def main(argv):
     del argv
-    trained = training.load_trained(FLAGS.model_dir)
-    print(
-        f"network from {FLAGS.model_dir}: {len(trained.class_names)} classes, "
-        f"images {trained.image_spec.height}x{trained.image_spec.width}x"
-        f"{trained.image_spec.channels}"
-    )
-    start = time.perf_counter()
-    path = export.export_saved_model(
-        trained.model,
-        FLAGS.export_base,
-        image_spec=trained.image_spec,
-        class_names=trained.class_names,
-        genotype=trained.genotype,
-        version=FLAGS.version,
-    )
+    try:
+        # Before the network is loaded: a base that cannot take a version
+        # fails at once.
+        removed = export.prepare_export_base(FLAGS.export_base)
+        for name in removed:
+            print(
+                f"removed {os.path.join(FLAGS.export_base, name)}: the "
+                "unfinished export of a run that was killed"
+            )
+        trained = training.load_trained(FLAGS.model_dir)
+        print(
+            f"network from {FLAGS.model_dir}: {len(trained.class_names)} "
+            f"classes, images {trained.image_spec.height}x"
+            f"{trained.image_spec.width}x{trained.image_spec.channels}"
+        )
+        start = time.perf_counter()
+        path = export.export_saved_model(
+            trained.model,
+            FLAGS.export_base,
+            image_spec=trained.image_spec,
+            class_names=trained.class_names,
+            genotype=trained.genotype,
+            version=FLAGS.version,
+        )
+    except export.ExportError as e:
+        raise ValueError(f"--export_base: {e}") from e
     print(
         f"exported version {os.path.basename(path)} in "
         f"{time.perf_counter() - start:.1f} s: {os.path.abspath(path)}"

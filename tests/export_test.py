@@ -1,18 +1,24 @@
 """Exporting a trained network for TF Serving, checked on real MNIST digits."""
 
+import errno
+import fcntl
 import json
 import os
+import re
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
+from unittest import mock
 
 import keras
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from base_tf import data, export
+from base_tf import data, export, training
 from base_tf.search_space import CIFAR_TUNED, OPS, genotype_from_json
 from tests import tfds_testing
 
@@ -52,18 +58,34 @@ def file_snapshot(root):
 _ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-def run_python(args, **env):
+def run_python(args, prefix=(), **env):
     """Runs this Python with the checkout importable and TF's C++ logs off;
-    `env` adds environment variables."""
+    `prefix` is a command that runs it (see `read_only_mount`), `env` more
+    environment variables."""
     env = dict(os.environ, PYTHONPATH=_ROOT, TF_CPP_MIN_LOG_LEVEL="3", **env)
     return subprocess.run(
-        [sys.executable, *args],
+        [*prefix, sys.executable, *args],
         capture_output=True,
         text=True,
         env=env,
         cwd=_ROOT,
         timeout=300,
     )
+
+
+def read_only_mount(folder):
+    """A command prefix that runs a program with `folder` on a read-only
+    file system: bound read-only onto itself in a user and mount namespace
+    of the program's own (util-linux `unshare`). None where the machine
+    does not allow such namespaces."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return None
+    script = 'mount --bind "$0" "$0" && mount -o remount,bind,ro "$0"'
+    prefix = [unshare, "--user", "--map-root-user", "--mount", "sh", "-c"]
+    prefix += [script + ' && exec "$@"', folder]
+    probe = subprocess.run([*prefix, "true"], capture_output=True)
+    return prefix if probe.returncode == 0 else None
 
 
 def saved_model_cli_run(path, images, outdir, **env):
@@ -95,6 +117,38 @@ def saved_model_cli_run(path, images, outdir, **env):
         key: np.load(os.path.join(outdir, f"{key}.npy"), allow_pickle=True)
         for key in export.OUTPUT_KEYS
     }
+
+
+def unwritable_folder(parent):
+    """A folder this process cannot write in: made read-only, or, for root
+    (whom permissions do not stop), sysfs, where no one makes folders.
+    None if there is none."""
+    if os.geteuid() != 0:
+        folder = os.path.join(parent, "read_only")
+        os.mkdir(folder, 0o555)
+        return folder
+    return "/sys" if os.path.isdir("/sys/kernel") else None
+
+
+# Exports a small network into argv[1] and stops for good once its version
+# is written in the staging folder, before the rename: a process to kill
+# in the middle of an export.
+_EXPORT_THEN_HANG = """
+import sys, time
+import keras
+from base_tf import data, export
+
+model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
+                          keras.layers.Dense(2)])
+
+def hang(staging, final):
+    print(staging, flush=True)
+    time.sleep(600)
+
+export._move_into_place = hang
+export.export_saved_model(model, sys.argv[1], image_spec=data.ImageSpec(
+    4, 4, 1), class_names=["a", "b"])
+"""
 
 
 class ExportTest(tf.test.TestCase, parameterized.TestCase):
@@ -350,6 +404,196 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
             out["class_names"].numpy().astype(str),
             [f"digit {c}" for c in out["classes"].numpy()],
         )
+
+    def test_stale_staging_folders_go_live_and_foreign_ones_stay(self):
+        base = self.new_folder()
+        old = time.time() - export.STALE_STAGING_SECONDS - 1
+
+        def folder(name, mtime):
+            path = os.path.join(base, name)
+            os.mkdir(path)
+            with open(os.path.join(path, "saved_model.pb"), "w") as f:
+                f.write("half")
+            os.utime(path, (mtime, mtime))
+            return name
+
+        dead = folder(".3.tmp-12345-0123abcd", old)
+        live = folder(".4.tmp-12346-89abcdef", old)
+        # Maybe an export between creating its folder and locking it.
+        fresh = folder(".5.tmp-12347-00000000", time.time())
+        foreign = [folder(n, old) for n in (".6.tmp-mine", ".cache", "notes")]
+        # A live export holds its folder's lock.
+        held = os.open(os.path.join(base, live), os.O_RDONLY)
+        try:
+            fcntl.flock(held, fcntl.LOCK_EX)
+            self.assertEqual(export.prepare_export_base(base), [dead])
+        finally:
+            os.close(held)
+        self.assertCountEqual(os.listdir(base), [live, fresh, *foreign])
+        # Its process gone, the next export removes it too.
+        export.export_saved_model(
+            self.model, base, image_spec=SPEC, class_names=self.class_names
+        )
+        self.assertCountEqual(os.listdir(base), ["1", fresh, *foreign])
+
+    def test_killed_export_leaves_nothing_after_the_next(self):
+        base = self.new_folder()
+        with tempfile.TemporaryFile("w+") as stderr:
+            child = subprocess.Popen(
+                [sys.executable, "-c", _EXPORT_THEN_HANG, base],
+                stdout=subprocess.PIPE,
+                stderr=stderr,
+                text=True,
+                env=dict(
+                    os.environ, PYTHONPATH=_ROOT, TF_CPP_MIN_LOG_LEVEL="3"
+                ),
+                cwd=_ROOT,
+            )
+            try:
+                ready, _, _ = select.select([child.stdout], [], [], 240)
+                staging = child.stdout.readline().strip() if ready else ""
+                stderr.seek(0)
+                self.assertTrue(staging, f"no export to kill:\n{stderr.read()}")
+                self.assertTrue(
+                    os.path.isfile(os.path.join(staging, "saved_model.pb"))
+                )
+                # However old its folder, an export alive keeps it.
+                os.utime(staging, (time.time() - 3600,) * 2)
+                self.assertEqual(export.prepare_export_base(base), [])
+            finally:
+                child.kill()
+                child.communicate()
+        self.assertEqual(os.listdir(base), [os.path.basename(staging)])
+        path = export.export_saved_model(
+            self.model, base, image_spec=SPEC, class_names=self.class_names
+        )
+        self.assertEqual(os.listdir(base), ["1"])
+        self.assertEqual(path, os.path.join(base, "1"))
+
+    def assert_export_error(self, base, reason):
+        """Exporting to `base` fails with one line naming it and `reason`."""
+        with self.assertRaises(export.ExportError) as caught:
+            export.export_saved_model(
+                self.model, base, image_spec=SPEC, class_names=self.class_names
+            )
+        message = str(caught.exception)
+        self.assertNotIn("\n", message)
+        self.assertIn(repr(base), message)
+        self.assertRegex(message, reason)
+        # What the binaries report in one line, as errors of input.
+        self.assertIsInstance(caught.exception, ValueError)
+
+    def test_read_only_export_base_is_one_line_error(self):
+        parent = self.new_folder()
+        existing = os.path.join(parent, "existing")
+        os.mkdir(existing)
+        read_only = "Read-only file system. Nothing was exported; give an "
+        read_only += "export base folder you can write to"
+        # On a read-only file system: refused before anything is done.
+        statvfs = mock.Mock(f_flag=os.ST_RDONLY)
+        with mock.patch.object(export.os, "statvfs", return_value=statvfs):
+            self.assert_export_error(existing, read_only)
+            self.assert_export_error(os.path.join(existing, "new"), read_only)
+        # The file system refusing while the version is written: nothing
+        # half-written stays.
+        real_mkdir = os.mkdir
+
+        def mkdir(path, *args, **kwargs):
+            if os.fspath(path).startswith(existing):
+                raise OSError(errno.EROFS, os.strerror(errno.EROFS), path)
+            return real_mkdir(path, *args, **kwargs)
+
+        with mock.patch.object(export.os, "mkdir", side_effect=mkdir):
+            self.assert_export_error(existing, read_only)
+
+        def full_disk(archive, path, **kwargs):
+            with open(os.path.join(path, "saved_model.pb"), "w") as f:
+                f.write("half")
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+        archive_type = type(keras.export.ExportArchive())
+        with mock.patch.object(archive_type, "write_out", full_disk):
+            self.assert_export_error(
+                existing, "No space left on device. Nothing was exported; fix"
+            )
+        self.assertEqual(os.listdir(existing), [])
+        # A folder this process truly cannot write in.
+        unwritable = unwritable_folder(parent)
+        if unwritable is not None:
+            self.assert_export_error(
+                os.path.join(unwritable, "base_tf_export"),
+                "(Permission denied|Operation not permitted|Read-only)",
+            )
+
+    def test_export_base_that_is_a_file_is_one_line_error(self):
+        a_file = os.path.join(self.new_folder(), "file")
+        with open(a_file, "w") as f:
+            f.write("not a folder")
+        self.assert_export_error(a_file, "is a file; give a folder")
+        self.assert_export_error(
+            os.path.join(a_file, "base"), "part of its path is a file"
+        )
+        with open(a_file) as f:
+            self.assertEqual(f.read(), "not a folder")
+
+    def test_binary_reports_a_bad_export_base_in_one_line(self):
+        run = self.new_folder()
+        model_dir = os.path.join(run, "train")
+        os.mkdir(model_dir)
+        self.model.save(os.path.join(model_dir, training.MODEL_FILE))
+        metadata = {
+            "genotype": CIFAR_TUNED.to_dict(),
+            "class_names": self.class_names,
+            "image_spec": {"height": 12, "width": 12, "channels": 3},
+        }
+        with open(os.path.join(model_dir, training.METADATA_FILE), "w") as f:
+            json.dump(metadata, f)
+        a_file = os.path.join(run, "file")
+        with open(a_file, "w") as f:
+            f.write("not a folder")
+        read_only = os.path.join(run, "read_only_fs")
+        os.mkdir(read_only)
+        unwritable = unwritable_folder(run)
+        cases = [("file", a_file, "is a file; give a folder", ())]
+        if unwritable is not None:
+            cases.append(
+                (
+                    "unwritable",
+                    os.path.join(unwritable, "base_tf_export"),
+                    "Permission denied|Operation not permitted|Read-only",
+                    (),
+                )
+            )
+        mount = read_only_mount(read_only)
+        if mount is not None:
+            cases.append(
+                (
+                    "read-only file system",
+                    os.path.join(read_only, "serving"),
+                    "Read-only file system.* you can write to",
+                    mount,
+                )
+            )
+        for case, base, reason, prefix in cases:
+            with self.subTest(case):
+                result = run_python(
+                    [
+                        "-m",
+                        "bin.export",
+                        f"--model_dir={model_dir}",
+                        f"--export_base={base}",
+                    ],
+                    prefix,
+                )
+                self.assertEqual(result.returncode, 1, result.stderr)
+                self.assertRegex(
+                    result.stderr,
+                    f"^export: error: --export_base: [^\n]*"
+                    f"'{re.escape(base)}'[^\n]*({reason})[^\n]*\n$",
+                )
+        with open(a_file) as f:
+            self.assertEqual(f.read(), "not a folder")
+        self.assertEqual(os.listdir(read_only), [])
 
     def test_bad_arguments_write_nothing(self):
         base = os.path.join(self.get_temp_dir(), "bad")
