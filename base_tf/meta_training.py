@@ -57,6 +57,10 @@ class MetaTrainingConfig:
         arch_learning_rate: the inner loop's eta for the logits phi.
         kl_architecture: beta_z.
         kl_weights: beta_theta.
+        arch_optimizer: how the inner loop steps phi, "sgd" or "adam"
+            (see `inference.InnerLoopConfig`).
+        rho_learning_rate: the inner loop's eta for rho, or None for
+            `learning_rate`.
         initial_temperature, final_temperature: the Gumbel-softmax
             temperature falls geometrically from the first to the last
             epoch.
@@ -79,6 +83,8 @@ class MetaTrainingConfig:
     arch_learning_rate: float = 0.5
     kl_architecture: float = 1.0
     kl_weights: float = 1e-3
+    arch_optimizer: str = "sgd"
+    rho_learning_rate: float | None = None
     initial_temperature: float = 1.0
     final_temperature: float = 0.2
     prior_sigma: float = 0.02
@@ -118,6 +124,18 @@ class MetaTrainingConfig:
         for name in ("kl_architecture", "kl_weights"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"MetaTrainingConfig.{name} must be >= 0.")
+        if self.arch_optimizer not in inference.OPTIMIZERS:
+            raise ValueError(
+                "MetaTrainingConfig.arch_optimizer must be one of "
+                f"{inference.OPTIMIZERS}, got {self.arch_optimizer!r}."
+            )
+        if self.rho_learning_rate is not None and not (
+            math.isfinite(self.rho_learning_rate) and self.rho_learning_rate > 0
+        ):
+            raise ValueError(
+                "MetaTrainingConfig.rho_learning_rate must be a finite "
+                f"number > 0 or None, got {self.rho_learning_rate!r}."
+            )
 
     @property
     def inner_loop(self):
@@ -126,6 +144,8 @@ class MetaTrainingConfig:
             arch_learning_rate=self.arch_learning_rate,
             kl_architecture=self.kl_architecture,
             kl_weights=self.kl_weights,
+            arch_optimizer=self.arch_optimizer,
+            rho_learning_rate=self.rho_learning_rate,
         )
 
     def temperature(self, epoch):
@@ -491,6 +511,9 @@ def _check_or_write_config(output_dir, config, write=True):
     if os.path.exists(path):
         with open(path) as f:
             found = json.load(f)
+        # Settings added since the run was written were at their defaults.
+        defaults = MetaTrainingConfig().to_dict()
+        found = {**{k: defaults[k] for k in wanted if k not in found}, **found}
         if found != wanted:
             diff = sorted(
                 k

@@ -97,6 +97,10 @@ class MetaTrainingTest(tf.test.TestCase):
             ValueError, "inner_steps must be a positive int"
         ):
             dataclasses.replace(tiny.CONFIG, inner_steps=0)
+        with self.assertRaisesRegex(ValueError, "arch_optimizer must be one"):
+            dataclasses.replace(tiny.CONFIG, arch_optimizer="rmsprop")
+        with self.assertRaisesRegex(ValueError, "rho_learning_rate must be"):
+            dataclasses.replace(tiny.CONFIG, rho_learning_rate=-1.0)
         with self.assertRaisesRegex(ValueError, "image_size=16"):
             meta_training.MetaTrainer(
                 dataclasses.replace(tiny.CONFIG, image_size=16),

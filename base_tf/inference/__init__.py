@@ -12,6 +12,7 @@ from base_tf.inference.distributions import (
 )
 from base_tf.inference.elbo import ElboTerms, ElboWeights, elbo
 from base_tf.inference.inner_loop import (
+    OPTIMIZERS,
     InnerLoopConfig,
     inner_loop,
     posterior_mean_accuracy,
@@ -19,6 +20,7 @@ from base_tf.inference.inner_loop import (
 from base_tf.inference.meta_update import meta_update, task_delta
 
 __all__ = [
+    "OPTIMIZERS",
     "ElboTerms",
     "ElboWeights",
     "InnerLoopConfig",

@@ -24,14 +24,20 @@ def _setup(space="nas_bench_201", steps=2, batch=4, size=8):
 
 
 class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
-    @parameterized.parameters("nas_bench_201", "darts")
-    def test_equals_manual_gradient_steps(self, space):
+    @parameterized.parameters(
+        ("nas_bench_201", "sgd", None),
+        ("darts", "sgd", None),
+        ("nas_bench_201", "adam", 2.0),
+    )
+    def test_equals_manual_gradient_steps(self, space, optimizer, rho_rate):
         net, w, images, labels = _setup(space)
         config = inference.InnerLoopConfig(
             learning_rate=0.1,
             arch_learning_rate=0.7,
             kl_architecture=1.0,
             kl_weights=0.5,
+            arch_optimizer=optimizer,
+            rho_learning_rate=rho_rate,
         )
         seed = tf.constant([7, 11])
         temperature = tf.constant(0.8)
@@ -42,6 +48,7 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
         params = w
         weights = inference.ElboWeights(1.0, 0.5, 20.0)
         manual_elbos = []
+        m = v = np.zeros(w.logits.shape)  # Adam's moments, by the paper
         for t in range(2):
             with tf.GradientTape() as tape:
                 tape.watch(params)
@@ -57,10 +64,19 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
                 )
             g = tape.gradient(step_terms.elbo, params)
             manual_elbos.append(float(step_terms.elbo))
+            direction = g.logits.numpy()
+            if optimizer == "adam":
+                m = 0.9 * m + 0.1 * direction
+                v = 0.999 * v + 0.001 * direction**2
+                m_hat, v_hat = (
+                    m / (1 - 0.9 ** (t + 1)),
+                    v / (1 - 0.999 ** (t + 1)),
+                )
+                direction = m_hat / (np.sqrt(v_hat) + 1e-8)
             params = inference.VariationalParameters(
-                params.logits + 0.7 * g.logits,
+                params.logits + 0.7 * direction,
                 params.mu + 0.1 * g.mu,
-                params.rho + 0.1 * g.rho,
+                params.rho + (rho_rate or 0.1) * g.rho,
             )
         self.assertAllClose(terms.elbo, manual_elbos, rtol=1e-4, atol=1e-5)
         for a, b in zip(adapted, params, strict=True):
