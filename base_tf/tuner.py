@@ -26,6 +26,7 @@ import math
 import keras
 import keras_tuner
 import numpy as np
+import tensorflow as tf
 
 from base_tf import (
     adaptation,
@@ -39,6 +40,9 @@ from base_tf import (
 # Draws that may all repeat a tried genotype before the search is declared
 # exhausted around the posterior.
 MAX_COLLISIONS = 500
+
+# How far outside [0, 1] image values may lie (resizing can overshoot).
+_SLACK = 0.1
 
 _COMPLETED = keras_tuner.engine.trial.TrialStatus.COMPLETED
 
@@ -80,6 +84,84 @@ def declare(hp, space):
         reduce=cells["reduce"],
         reduce_concat=space.computed_nodes,
     )
+
+
+def names(space):
+    """The names of `space`'s hyperparameters, as `declare` declares them."""
+    hp = keras_tuner.HyperParameters()
+    declare(hp, space)
+    return {parameter.name for parameter in hp.space}
+
+
+def _check_space(hp, space):
+    """Refuses `hp` when it holds another search space's choices.
+
+    `declare` gives a choice it does not find its default, so a hypermodel
+    of one space under an oracle of the other would train networks of
+    default cells, unrelated to the oracle's proposals.
+    """
+    have = {parameter.name for parameter in hp.space}
+    for other in search_space.SPACES.values():
+        if other.name != space.name and have & names(other):
+            raise keras_tuner.errors.FatalValueError(
+                f"DerivedNetwork({space.name!r}) was given the "
+                f"hyperparameters of the {other.name} space (e.g. "
+                f"{sorted(have & names(other))[0]}): its networks would not "
+                f"be the proposed architectures. Use "
+                f"DerivedNetwork({other.name!r}), the space of the oracle's "
+                "posterior."
+            )
+
+
+def check_images(images, what="images"):
+    """Refuses images that are not floats in [0, 1].
+
+    The derived networks standardise float images in [0, 1] and do not
+    rescale: uint8 images in 0..255 (or floats in 0..255) would train a
+    network on inputs 255 times too large without any error, so they are
+    refused. Checked: the dtype, and the values of the first batch.
+
+    Args:
+        images: a `tf.data.Dataset` of (images, labels) or of images, or an
+            array or tensor of images; anything else is not checked.
+        what: how the message names them.
+
+    Raises:
+        keras_tuner.errors.FatalValueError: integer images, or values
+            outside [0, 1] (a little slack is left for resizing's
+            overshoot).
+    """
+    if isinstance(images, tf.data.Dataset):
+        spec = images.element_spec
+        if isinstance(spec, tuple):
+            spec = spec[0]
+        if not isinstance(spec, tf.TensorSpec):
+            return
+        dtype = spec.dtype
+        first = next(iter(images.take(1)), None)
+        if isinstance(first, tuple):
+            first = first[0]
+    elif isinstance(images, (np.ndarray, tf.Tensor)):
+        dtype = tf.as_dtype(images.dtype)
+        first = images
+    else:
+        return
+    if not dtype.is_floating:
+        raise keras_tuner.errors.FatalValueError(
+            f"The {what} are {dtype.name}; DerivedNetwork's networks take "
+            "float images in [0, 1]: convert them with "
+            "tf.image.convert_image_dtype(images, tf.float32) (uint8 / 255)."
+        )
+    if first is None or not np.size(first):
+        return
+    low, high = float(np.min(first)), float(np.max(first))
+    if low < -_SLACK or high > 1 + _SLACK:
+        raise keras_tuner.errors.FatalValueError(
+            f"The {what} hold values in [{low:g}, {high:g}]; DerivedNetwork's "
+            "networks take float images in [0, 1] (they standardise them "
+            "themselves): divide 0..255 pixels by 255, and do not "
+            "standardise them first."
+        )
 
 
 def values(genotype):
@@ -317,7 +399,14 @@ class DerivedNetwork(keras_tuner.HyperModel):
     (`declare`) and builds its network (`evaluation.build_network`, without
     the auxiliary head: trials are short) with DARTS's optimizer
     (`training.DartsSGD`: SGD, momentum, L2 weight decay as PyTorch applies
-    it) and global-norm gradient clipping.
+    it) and global-norm gradient clipping. It refuses the hyperparameters
+    of the other search space (a `BASEOracle` over another space than
+    `space`): keras-tuner's `Tuner` then fails as it is made.
+
+    `fit` trains it as `keras.Model.fit` does, after `check_images` on the
+    training and validation images: the networks take float32 images in
+    [0, 1]; integer images (uint8 0..255) or values far outside [0, 1] are
+    refused before the first trial trains, not converted.
 
     Args:
         space: the search space's name ("darts" or "nas_bench_201").
@@ -354,6 +443,7 @@ class DerivedNetwork(keras_tuner.HyperModel):
         self.mean, self.std = mean, std
 
     def build(self, hp):
+        _check_space(hp, self.space)
         genotype = declare(hp, self.space)
         model = evaluation.build_network(
             genotype,
@@ -375,3 +465,11 @@ class DerivedNetwork(keras_tuner.HyperModel):
             metrics=["accuracy"],
         )
         return model
+
+    def fit(self, hp, model, x=None, *args, validation_data=None, **kwargs):
+        check_images(x, "training images")
+        if isinstance(validation_data, (tuple, list)) and validation_data:
+            check_images(validation_data[0], "validation images")
+        elif validation_data is not None:
+            check_images(validation_data, "validation images")
+        return model.fit(x, *args, validation_data=validation_data, **kwargs)

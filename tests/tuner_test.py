@@ -9,7 +9,7 @@ import numpy as np
 import tensorflow as tf
 
 from base_tf import adaptation, inference, meta_training, tuner
-from base_tf.search_space import CIFAR_TUNED, darts
+from base_tf.search_space import CIFAR_TUNED, NasBench201Genotype, darts
 from tests import tfds_testing, tiny
 
 ADAPT = adaptation.AdaptationConfig(
@@ -21,6 +21,10 @@ ADAPT = adaptation.AdaptationConfig(
     seed=2,
 )
 OBJECTIVE = keras_tuner.Objective("val_accuracy", "max")
+NB201_CONV = NasBench201Genotype.from_string(
+    "|nor_conv_3x3~0|+|nor_conv_3x3~0|nor_conv_3x3~1|"
+    "+|skip_connect~0|nor_conv_3x3~1|nor_conv_1x1~2|"
+)
 
 # Fits started, across the deep copies keras-tuner makes of callbacks.
 _FITS = []
@@ -245,6 +249,126 @@ class DartsOracleTest(tf.test.TestCase):
             meta_training.MetaTrainingConfig(search_space="darts"),
             {},
         )
+
+
+def a_posterior(space):
+    """An adapted posterior over `space`, every op equally likely."""
+    shape = {"darts": (2, 14, 8), "nas_bench_201": (1, 6, 5)}[space]
+    return adaptation.Posterior(
+        inference.VariationalParameters(np.zeros(shape), np.zeros(1), None),
+        meta_training.MetaTrainingConfig(search_space=space),
+        {},
+    )
+
+
+class TunerInputTest(tf.test.TestCase):
+    """What the hypermodel refuses, before any trial trains; no data set."""
+
+    def test_a_hypermodel_of_the_other_space_is_refused(self):
+        for oracle_space, model_space in (
+            ("nas_bench_201", "darts"),
+            ("darts", "nas_bench_201"),
+        ):
+            with self.subTest(oracle=oracle_space, hypermodel=model_space):
+                oracle = tuner.BASEOracle(
+                    a_posterior(oracle_space), objective=OBJECTIVE
+                )
+                hypermodel = tuner.DerivedNetwork(
+                    model_space, 3, (8, 8, 3), channels=4, num_cells=1
+                )
+                with self.assertRaisesRegex(
+                    keras_tuner.errors.FatalValueError,
+                    f"DerivedNetwork\\('{model_space}'\\) was given the "
+                    f"hyperparameters of the {oracle_space} space.* Use "
+                    f"DerivedNetwork\\('{oracle_space}'\\)",
+                ):
+                    keras_tuner.Tuner(
+                        oracle=oracle,
+                        hypermodel=hypermodel,
+                        directory=self.get_temp_dir(),
+                        project_name=f"{oracle_space}_{model_space}",
+                    )
+        # The matching space builds.
+        hp = keras_tuner.HyperParameters()
+        tuner.declare(hp, "nas_bench_201")
+        tuner.DerivedNetwork(
+            "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1
+        ).build(hp)
+
+    def test_images_that_are_not_floats_in_0_1_are_refused(self):
+        rng = np.random.default_rng(0)
+        pixels = rng.integers(0, 256, (8, 8, 8, 3), dtype=np.uint8)
+        labels = rng.integers(0, 3, 8)
+        floats = pixels.astype(np.float32) / 255
+
+        def batches(images):
+            ds = tf.data.Dataset.from_tensor_slices((images, labels))
+            return ds.batch(4)
+
+        cases = [
+            ("uint8", batches(pixels), "are uint8.*convert_image_dtype"),
+            (
+                "0..255 floats",
+                batches(pixels.astype(np.float32)),
+                r"values in \[\d+, 2\d\d\].*divide 0..255 pixels by 255",
+            ),
+            ("a uint8 array", pixels, "training images are uint8"),
+        ]
+        for case, images, message in cases:
+            with self.subTest(case):
+                _FITS.clear()
+                oracle = tuner.BASEOracle(
+                    a_posterior("nas_bench_201"),
+                    objective=OBJECTIVE,
+                    max_trials=2,
+                )
+                search = keras_tuner.Tuner(
+                    oracle=oracle,
+                    hypermodel=tuner.DerivedNetwork(
+                        "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1
+                    ),
+                    directory=self.get_temp_dir(),
+                    project_name=case.replace(" ", "_"),
+                )
+                fit_args = (
+                    (images,)
+                    if case != "a uint8 array"
+                    else (
+                        images,
+                        labels,
+                    )
+                )
+                # A fatal error: the first trial stops the search at once,
+                # nothing trained (no retries of a trial that must fail).
+                with self.assertRaisesRegex(
+                    keras_tuner.errors.FatalValueError, message
+                ):
+                    search.search(
+                        *fit_args,
+                        validation_data=batches(floats),
+                        epochs=1,
+                        verbose=0,
+                        callbacks=[CountFits()],
+                    )
+                self.assertEmpty(_FITS)
+        # Validation images are checked too.
+        hypermodel = tuner.DerivedNetwork(
+            "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1
+        )
+        hp = keras_tuner.HyperParameters()
+        tuner.declare(hp, "nas_bench_201")
+        hp.values.update(tuner.values(NB201_CONV))
+        model = hypermodel.build(hp)
+        with self.assertRaisesRegex(ValueError, "validation images are uint8"):
+            hypermodel.fit(
+                hp, model, batches(floats), validation_data=(pixels, labels)
+            )
+        # Floats in [0, 1] train.
+        history = hypermodel.fit(
+            hp, model, batches(floats), validation_data=batches(floats),
+            epochs=1, verbose=0,
+        )  # fmt: skip
+        self.assertIn("val_accuracy", history.history)
 
 
 if __name__ == "__main__":
