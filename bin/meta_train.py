@@ -186,9 +186,11 @@ FLAGS = flags.FLAGS
 
 
 def config_from_flags():
+    """The config of the flags; a field with no flag (an option measured
+    from Python, e.g. by a benchmark) keeps its default."""
     fields = meta_training.MetaTrainingConfig.__dataclass_fields__
     return meta_training.MetaTrainingConfig(
-        **{name: FLAGS[name].value for name in fields}
+        **{name: FLAGS[name].value for name in fields if name in FLAGS}
     )
 
 

@@ -47,9 +47,11 @@ TRAIN_PER_CLASS, VAL_PER_CLASS = 16, 8
 
 
 def binary_flags(config, output_dir, strategy="default"):
-    """meta_train flags for `config` on `binary_tasks()`."""
+    """meta_train flags for `config` on `binary_tasks()` (fields at their
+    default are left to meta_train's defaults: some have no flag)."""
     fields = dataclasses.asdict(config)
-    return [f"--{k}={v}" for k, v in fields.items()] + [
+    defaults = dataclasses.asdict(meta_training.MetaTrainingConfig())
+    return [f"--{k}={v}" for k, v in fields.items() if v != defaults[k]] + [
         "--datasets=mnist",
         "--held_out_datasets=",
         f"--train_per_class={TRAIN_PER_CLASS}",
