@@ -17,25 +17,32 @@ With the default strategy everything runs on one device. Nothing here names
 a device.
 
 State: W (the model's weights) and the epoch count are checkpointed with
-`tf.train.CheckpointManager`; the run's config is written beside them, and
-a run whose config differs from the one on disk is refused before anything
-is restored.
+`tf.train.CheckpointManager`. The run folder is claimed first
+(`claim_output_dir`, see `run_folder`): it records every setting that
+changes W (`run_settings`: the config and the tasks: datasets, held-out
+ones, examples per class, image channels), a rerun with other settings is
+refused naming each, and one process at a time writes it. The config is
+also written as `meta_training_config.json`, which `read_config` reads.
 """
 
 import dataclasses
 import json
 import math
 import os
+import weakref
 
 import keras
 import numpy as np
 import tensorflow as tf
 
-from base_tf import inference
+from base_tf import inference, run_folder
 from base_tf.inference import statistics
 from base_tf.model import BayesianSupernet
 
 CONFIG_FILE = "meta_training_config.json"
+RUN_KIND = "meta-training"
+# MetaTrainingConfig fields that do not change W: a rerun may change them.
+RERUN_FIELDS = ("checkpoint_every",)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,8 +182,10 @@ class MetaTrainer:
         strategy: a `tf.distribute.Strategy`, or None for the default one.
 
     Raises:
-        ValueError: `output_dir` holds a run with another config, or C is
-            not a multiple of the strategy's replicas.
+        ValueError: C is not a multiple of the strategy's replicas, or the
+            tasks' images are not `config.image_size`.
+        run_folder.RunFolderError: `output_dir` cannot be claimed (see
+            `claim_output_dir`).
     """
 
     def __init__(self, config, tasks, output_dir, strategy=None):
@@ -197,8 +206,13 @@ class MetaTrainer:
                 f"config says image_size={config.image_size}: make them agree."
             )
         self.is_chief = _is_chief(self.strategy)
-        os.makedirs(output_dir, exist_ok=True)
-        _check_or_write_config(output_dir, config, write=self.is_chief)
+        # Held while the trainer lives (and always until the process ends).
+        self.run_folder = claim_output_dir(
+            output_dir, config, tasks, self.strategy
+        )
+        weakref.finalize(self, self.run_folder.release)
+        if self.is_chief:
+            _write_config(output_dir, config)
         with self.strategy.scope():
             self.model = _prior_model(config, spec.channels)
         self.epoch = tf.Variable(
@@ -505,35 +519,124 @@ def _is_chief(strategy):
     )
 
 
-def _check_or_write_config(output_dir, config, write=True):
+def run_settings(config, tasks):
+    """Every setting that changes the W a meta-training run ends with.
+
+    Named as bin/meta_train's flags where they have one: the config but
+    `RERUN_FIELDS`, and what the tasks are drawn from (`datasets`: TFDS
+    names or folder paths; `held_out_datasets`; examples per class; image
+    channels; ...). Where a dataset is stored (`--data_dir`) is not one.
+
+    Args:
+        config: the `MetaTrainingConfig`.
+        tasks: the `data.TaskDistribution` (any view of it).
+
+    Returns:
+        A JSON-ready dict.
+    """
+    settings = {
+        k: v for k, v in config.to_dict().items() if k not in RERUN_FIELDS
+    }
+    train = tasks.meta_train
+    task_config = tasks.config
+    held_out, held_out_classes = [], {}
+    for source in tasks.sources:
+        kept = set(train.class_ids(source.name))
+        if not kept:
+            held_out.append(source.name)
+        elif len(kept) < source.num_classes:
+            held_out_classes[source.name] = sorted(
+                set(range(source.num_classes)) - kept
+            )
+    # Given weights (equal ones follow from the datasets and held-out ones).
+    weights = train.source_probabilities()
+    settings.update(
+        datasets=[run_folder.dataset_name(s) for s in tasks.sources],
+        held_out_datasets=held_out,
+        held_out_classes=held_out_classes,
+        dataset_weights=weights if len(set(weights.values())) > 1 else None,
+        image_channels=task_config.image_spec.channels,
+        train_split=task_config.train_split,
+        val_split=task_config.val_split,
+        train_per_class=task_config.train_per_class,
+        val_per_class=task_config.val_per_class,
+        val_fraction=task_config.val_fraction,
+        task_seed=tasks.seed,
+    )
+    return settings
+
+
+def claim_output_dir(output_dir, config, tasks, strategy=None, flags=()):
+    """Claims a meta-training run folder for `run_settings(config, tasks)`.
+
+    The chief of a strategy's workers locks the folder and records the
+    settings (or refuses other ones, see `run_folder.claim`); another
+    worker checks them. A folder of an older version (a config but no
+    settings record) is refused: it did not record its tasks.
+
+    Args:
+        output_dir: the run folder.
+        config, tasks: see `run_settings`.
+        strategy: the `tf.distribute.Strategy` (None: the default one).
+        flags: the caller's flag names, to name settings `--name`.
+
+    Returns:
+        The `run_folder.RunFolder`; `resumed` says whether the folder held
+        this run already.
+
+    Raises:
+        run_folder.RunFolderError: the folder cannot hold this run.
+    """
+    chief = _is_chief(strategy or tf.distribute.get_strategy())
+    defaults = MetaTrainingConfig().to_dict()
+    return run_folder.claim(
+        output_dir,
+        RUN_KIND,
+        run_settings(config, tasks),
+        older_files=(CONFIG_FILE,),
+        defaults=defaults,
+        flags=flags,
+        write=chief,
+        lock=chief,
+    )
+
+
+def _write_config(output_dir, config):
+    """Writes the config `read_config` reads (the run's, or a resumed
+    run's: it may have changed a `RERUN_FIELDS` field)."""
     path = os.path.join(output_dir, CONFIG_FILE)
-    wanted = config.to_dict()
-    if os.path.exists(path):
-        with open(path) as f:
-            found = json.load(f)
-        # Settings added since the run was written were at their defaults.
-        defaults = MetaTrainingConfig().to_dict()
-        found = {**{k: defaults[k] for k in wanted if k not in found}, **found}
-        if found != wanted:
-            diff = sorted(
-                k
-                for k in set(found) | set(wanted)
-                if found.get(k) != wanted.get(k)
-            )
-            details = ", ".join(
-                f"{k}: {found.get(k)!r} on disk, {wanted.get(k)!r} now"
-                for k in diff
-            )
+    with open(path + ".tmp", "w") as f:
+        json.dump(config.to_dict(), f, indent=2, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def read_settings(output_dir):
+    """The settings of a meta-training run folder (see `run_settings`).
+
+    A run of an older version recorded only its config, and always
+    meta-trained on 3-channel images: its settings are the config's and
+    `image_channels` 3, without the tasks'.
+
+    Raises:
+        ValueError: the folder is not a meta-training run.
+    """
+    record = run_folder.read_settings(output_dir)
+    if record is not None:
+        kind, settings = record
+        if kind != RUN_KIND:
             raise ValueError(
-                f"{output_dir} holds a meta-training run with another config "
-                f"({details}). Its checkpoints cannot be resumed with this "
-                "config: use a new --output_dir, or the same flags as that run."
+                f"{output_dir!r} holds a {kind} run, not a meta-training "
+                "run: pass the --output_dir of a `bazel run //bin:meta_train` "
+                "run."
             )
-        return
-    if not write:
-        return
-    with open(path, "w") as f:
-        json.dump(wanted, f, indent=2, sort_keys=True)
+        return settings
+    settings = {
+        k: v
+        for k, v in read_config(output_dir).to_dict().items()
+        if k not in RERUN_FIELDS
+    }
+    settings["image_channels"] = 3
+    return settings
 
 
 def read_config(output_dir):
@@ -586,7 +689,8 @@ def load_prior(output_dir):
 
     Returns:
         `(config, model)`: the run's `MetaTrainingConfig` and a
-        `BayesianSupernet` holding the last checkpoint's W.
+        `BayesianSupernet` holding the last checkpoint's W, for images of
+        the run's channels (`model.supernet.image_channels`).
 
     Raises:
         ValueError: the folder is not a meta-training run, or has no
@@ -594,7 +698,8 @@ def load_prior(output_dir):
     """
     config = read_config(output_dir)
     path = latest(output_dir)
-    model = _prior_model(config)
+    channels = read_settings(output_dir)["image_channels"]
+    model = _prior_model(config, channels)
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, epoch=epoch)
     try:

@@ -2,8 +2,10 @@
 
     bazel run //bin:meta_train -- --flagfile=configs/tiny.cfg
 
-Writes to --output_dir: checkpoints of W (resumed on a rerun with the same
-flags; refused with other flags), the config, TensorBoard logs. At the end it
+Writes to --output_dir: the run's settings (every flag that changes W; see
+base_tf/run_folder.py), checkpoints of W (resumed on a rerun with the same
+settings; other settings are refused before any work, naming each), the
+config, TensorBoard logs. One run at a time writes a folder. At the end it
 adapts W to tasks of the held-out datasets and prints the validation
 accuracy of the prior's mean network before and of the posterior after the
 inner loop, and the prior's most probable op on every edge.
@@ -19,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from base_tf import data, meta_training, search_space
+from base_tf import data, meta_training, run_folder, search_space
 
 _DEFAULTS = meta_training.MetaTrainingConfig()
 
@@ -63,7 +65,13 @@ flags.DEFINE_integer(
 flags.DEFINE_integer(
     "image_size",
     _DEFAULTS.image_size,
-    "Task images are resized to this height and width, with 3 channels.",
+    "Task images are resized to this height and width.",
+)
+flags.DEFINE_integer(
+    "image_channels",
+    3,
+    "Channels of the task images: 3 (RGB; grey images are repeated) or 1 "
+    "(grey; RGB images are converted to their luma).",
 )
 flags.DEFINE_integer(
     "train_per_class", 100, "Training examples of each class of a task."
@@ -220,14 +228,21 @@ def print_prior(model):
 def main(argv):
     del argv
     config = config_from_flags()
-    # First: a multi-worker strategy must exist before any other TF op.
+    if FLAGS.image_channels not in (1, 3):
+        raise ValueError(
+            "--image_channels must be 1 (grey) or 3 (RGB), got "
+            f"{FLAGS.image_channels}."
+        )
+    run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
+    # First TF op: a multi-worker strategy must exist before any other.
     strategy = make_strategy(FLAGS.strategy)
     size = config.image_size
+    # Checks the datasets; no image is read until a task is drawn.
     tasks = data.TaskDistribution(
         FLAGS.datasets,
         num_classes=config.num_classes,
         config=data.TaskConfig(
-            data.ImageSpec(size, size, 3),
+            data.ImageSpec(size, size, FLAGS.image_channels),
             train_per_class=FLAGS.train_per_class,
             val_per_class=FLAGS.val_per_class,
         ),
@@ -235,6 +250,15 @@ def main(argv):
         seed=config.seed,
         data_dir=FLAGS.data_dir,
     )
+    # Before any work: the folder is this run's, or refused.
+    with meta_training.claim_output_dir(
+        FLAGS.output_dir, config, tasks, strategy, flags=FLAGS
+    ):
+        meta_train(config, tasks, strategy)
+
+
+def meta_train(config, tasks, strategy):
+    """Meta-trains (or resumes), prints the prior and the held-out results."""
     print(f"meta-training on {tasks.meta_train.source_probabilities()}")
     start = time.perf_counter()
     trainer = meta_training.MetaTrainer(

@@ -1,13 +1,15 @@
-"""Meta-training on real tasks: one epoch, resume, refusals, the NaN guard."""
+"""Meta-training on real tasks: one epoch, resume, refusals, the NaN guard,
+1-channel priors, and bin/meta_train refusing another run's folder."""
 
 import dataclasses
 import json
 import os
+import re
 
 import numpy as np
 import tensorflow as tf
 
-from base_tf import meta_training
+from base_tf import adaptation, data, meta_training, run_folder
 from tests import tfds_testing, tiny
 
 
@@ -74,10 +76,144 @@ class MetaTrainingTest(tf.test.TestCase):
         other = dataclasses.replace(
             tiny.CONFIG, search_space="darts", channels=8
         )
-        with self.assertRaisesRegex(ValueError, "another config.*search_space"):
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError,
+            "other settings: channels: 4 there, 8 now; search_space: "
+            "'nas_bench_201' there, 'darts' now",
+        ):
             meta_training.MetaTrainer(other, tiny.tasks(), path)
         with open(os.path.join(path, meta_training.CONFIG_FILE)) as f:
             self.assertEqual(json.load(f)["search_space"], "nas_bench_201")
+
+    def test_other_tasks_are_refused_naming_each_setting(self):
+        tfds_testing.require_datasets("fashion_mnist")
+        path = self.get_temp_dir() + "/tasks"
+        meta_training.MetaTrainer(tiny.CONFIG, tiny.tasks(), path)
+        before = run_folder.read_settings(path)
+
+        def tasks(datasets=("mnist",), channels=3, train_per_class=16):
+            return data.TaskDistribution(
+                list(datasets),
+                num_classes=3,
+                config=data.TaskConfig(
+                    data.ImageSpec(8, 8, channels),
+                    train_split="test",
+                    train_per_class=train_per_class,
+                    val_per_class=8,
+                ),
+                data_dir=tfds_testing.data_dir(),
+            )
+
+        for other, message in (
+            (
+                tasks(datasets=("mnist", "fashion_mnist")),
+                "datasets: ['mnist'] there, ['mnist', 'fashion_mnist'] now",
+            ),
+            (tasks(channels=1), "image_channels: 3 there, 1 now"),
+            (tasks(train_per_class=12), "train_per_class: 16 there, 12 now"),
+        ):
+            with self.assertRaisesRegex(
+                run_folder.RunFolderError, re.escape(message)
+            ):
+                meta_training.MetaTrainer(tiny.CONFIG, other, path)
+        self.assertEqual(run_folder.read_settings(path), before)
+        # What does not change W may change: how often to checkpoint.
+        every = dataclasses.replace(tiny.CONFIG, checkpoint_every=2)
+        meta_training.MetaTrainer(every, tiny.tasks(), path)
+        self.assertEqual(meta_training.read_config(path), every)
+
+    def test_a_run_of_an_older_version_is_refused_but_still_read(self):
+        path = self.get_temp_dir() + "/older"
+        trainer = meta_training.MetaTrainer(tiny.CONFIG, tiny.tasks(), path)
+        trainer.train_epoch()
+        trainer.manager.save(checkpoint_number=1)
+        trainer.run_folder.release()
+        # Older versions recorded the config only.
+        os.remove(os.path.join(path, run_folder.SETTINGS_FILE))
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError,
+            "holds a meta-training run made by an older version of base-tf "
+            r"\(meta_training_config.json but no settings.json\)",
+        ):
+            meta_training.MetaTrainer(tiny.CONFIG, tiny.tasks(), path)
+        config, model = meta_training.load_prior(path)
+        self.assertEqual(config, tiny.CONFIG)
+        self.assertEqual(model.supernet.image_channels, 3)
+        for a, b in zip(
+            model.meta_parameters, trainer.model.meta_parameters, strict=True
+        ):
+            self.assertAllEqual(a, b)
+
+    def test_a_one_channel_prior_is_restored_and_adapted(self):
+        path = self.get_temp_dir() + "/grey"
+        grey = data.TaskDistribution(
+            ["mnist"],
+            num_classes=3,
+            config=data.TaskConfig(
+                data.ImageSpec(8, 8, 1),
+                train_split="test",
+                train_per_class=16,
+                val_per_class=8,
+            ),
+            data_dir=tfds_testing.data_dir(),
+        )
+        config = dataclasses.replace(tiny.CONFIG, epochs=1)
+        trainer = meta_training.MetaTrainer(config, grey, path)
+        trainer.train(verbose=0)
+        self.assertEqual(run_folder.read_settings(path)[1]["image_channels"], 1)
+        prior = meta_training.load_prior(path)
+        self.assertEqual(prior[1].supernet.image_channels, 1)
+        for a, b in zip(
+            prior[1].meta_parameters, trainer.model.meta_parameters, strict=True
+        ):
+            self.assertAllEqual(a, b)
+        adapt_config = adaptation.AdaptationConfig(
+            steps=1, batch_size=8, split="test", train_per_class=16,
+            val_per_class=8,
+        )  # fmt: skip
+        task = adaptation.make_task(
+            "mnist", prior[0], adapt_config, tfds_testing.data_dir(), 1
+        )
+        self.assertEqual(task.train_images.shape[1:], (8, 8, 1))
+        posterior = adaptation.adapt(prior, task, adapt_config)
+        self.assertTrue(np.isfinite(posterior.params.logits).all())
+
+    def test_binary_refuses_other_datasets_before_any_work(self):
+        tfds_testing.require_datasets("fashion_mnist")
+        config = dataclasses.replace(tiny.CONFIG, epochs=1)
+        path = self.get_temp_dir() + "/binary"
+        # A finished run, as meta_train makes it from these flags.
+        trainer = meta_training.MetaTrainer(config, tiny.binary_tasks(), path)
+        trainer.train(verbose=0)
+        trainer.run_folder.release()
+        files = {
+            os.path.join(d, f): os.path.getmtime(os.path.join(d, f))
+            for d, _, names in os.walk(path)
+            for f in names
+        }
+        flags = tiny.binary_flags(config, path)
+        process = tiny.meta_train_process(
+            [*flags, "--datasets=mnist,fashion_mnist", "--train_per_class=12"]
+        )
+        out, _ = process.communicate(timeout=300)
+        self.assertEqual(process.returncode, 1, out)
+        self.assertEqual(
+            out.strip().splitlines()[-1],
+            f"meta_train: error: {path} holds a meta-training run with "
+            "other settings: --datasets: ['mnist'] there, ['mnist', "
+            "'fashion_mnist'] now; --train_per_class: 16 there, 12 now. "
+            "Rerun with that run's settings to resume or reuse it, or "
+            "choose another --output_dir (nothing was changed).",
+        )
+        self.assertNotIn("resumed", out)
+        self.assertEqual(
+            files,
+            {
+                os.path.join(d, f): os.path.getmtime(os.path.join(d, f))
+                for d, _, names in os.walk(path)
+                for f in names
+            },
+        )
 
     def test_nan_tasks_are_left_out_and_w_stays_finite(self):
         bad = dataclasses.replace(
