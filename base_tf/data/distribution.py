@@ -136,14 +136,17 @@ class TaskDistribution:
             if len(eligible[i]) < needed
         ]
         if too_small:
+            fewest = min(len(eligible[i]) for i in indices)
+            lower = (
+                f"lower num_classes (--num_classes) to {fewest} or less, "
+                if fewest >= 2
+                else ""
+            )
             raise DataError(
                 f"num_classes={self._num_classes} needs {needed} {partition} "
                 f"classes in every source, more than some have "
-                f"({'; '.join(too_small)}). Lower "
-                "num_classes (e.g. `dist.view("
-                f"{partition!r}, num_classes=...)`, or None for all of a "
-                "source's classes), change the held-out classes, or drop "
-                "those sources."
+                f"({'; '.join(too_small)}): {lower}hold out fewer of their "
+                "classes, or drop those datasets."
             )
         weights = np.array([self._weights[i] for i in indices])
         if weights.sum() <= 0:

@@ -371,8 +371,8 @@ def _not_prepared_message(name, builder, data_dir):
         f"TFDS dataset {name!r} is not prepared in {where} (looked for "
         f"{builder.data_dir}), and base_tf never downloads (this machine may "
         "be offline). Prepare it where TFDS can build it (`tfds build "
-        f"{name}`), then pass data_dir= (or set TFDS_DATA_DIR) to the folder "
-        "that holds it."
+        f"{name}`), then point data_dir (--data_dir, or TFDS_DATA_DIR) at "
+        "the folder that holds it."
     )
     if name.split(":")[0] in _SHARED_DATASETS:
         message += (

@@ -151,7 +151,8 @@ class TfdsSourceErrorTest(parameterized.TestCase, tf.test.TestCase):
         empty = _new_dir(self)
         with self.assertRaisesRegex(
             DataError,
-            r"'cifar10' is not prepared in .* never downloads.*data_dir=.*"
+            r"'cifar10' is not prepared in .* never downloads.*data_dir "
+            r"\(--data_dir, or TFDS_DATA_DIR\).*"
             r"python \.\./shared/data/prepare_tfds\.py --out "
             r"~/tensorflow_datasets",
         ):
