@@ -331,6 +331,35 @@ def _test_split(source):
     )
 
 
+def _check_classes(source, split):
+    """Refuses a split in which some class has no example.
+
+    A folder dataset takes its classes from the class folders of all its
+    splits, so an empty (or missing) class folder under train/ would give
+    the network an output that no training image ever asks for.
+    """
+    empty = [
+        source.class_names[c]
+        for c, count in enumerate(split.class_counts())
+        if not count
+    ]
+    if not empty:
+        return
+    names = ", ".join(repr(name) for name in empty)
+    if isinstance(source, data.ImageFolderSource):
+        folders = ", ".join(
+            os.path.join(source.root, split.split, name) for name in empty
+        )
+        fix = f"add images to {folders}, or remove the class from every split"
+    else:
+        fix = "choose another dataset"
+    raise data.DataError(
+        f"{_dataset_name(source)}: {len(empty)} of its {source.num_classes} "
+        f"classes have no {split.split!r} images ({names}), so the network "
+        f"would never learn them: {fix}."
+    )
+
+
 def _subset(split, limit, seed):
     """The split's arrays, or a seeded random `limit` of them in order."""
     images, labels = split.images, split.labels
@@ -790,10 +819,10 @@ def train(
             f"for {backup.epoch()} or more to finish it."
         )
 
+    train_split = source.materialize(TRAIN_SPLIT, image_spec)
+    _check_classes(source, train_split)
     train_images, train_labels = _subset(
-        source.materialize(TRAIN_SPLIT, image_spec),
-        config.max_train_examples,
-        config.seed,
+        train_split, config.max_train_examples, config.seed
     )
     test_images, test_labels = _subset(
         source.materialize(test_split, image_spec),

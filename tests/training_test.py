@@ -2,6 +2,7 @@
 
 import json
 import os
+import re
 import shutil
 
 import keras
@@ -226,6 +227,21 @@ class TrainingTest(tf.test.TestCase):
             training.load_trained(other)
         with self.assertRaisesRegex(data.DataError, "Unknown TFDS dataset"):
             training.train(CIFAR_TUNED, "mnistt", CONFIG, other, **SIZE)
+
+    def test_a_class_without_training_images_is_refused(self):
+        root = os.path.join(self.get_temp_dir(), "empty_class")
+        shutil.copytree(self.root, root)
+        shutil.rmtree(os.path.join(root, "train", "7"))
+        os.makedirs(os.path.join(root, "train", "7"))  # Empty; test/7 is not.
+        out = os.path.join(self.get_temp_dir(), "empty_class_run")
+        with self.assertRaisesRegex(
+            data.DataError,
+            r"1 of its 10 classes have no 'train' images \('7'\), so the "
+            r"network would never learn them: add images to "
+            f"{re.escape(os.path.join(root, 'train', '7'))}, or remove",
+        ):
+            training.train(CIFAR_TUNED, root, CONFIG, out, verbose=0, **SIZE)
+        self.assertFalse(os.path.exists(out))
 
 
 def dict_replace(config, **changes):
