@@ -30,11 +30,13 @@ from base_tf import (
     inference,
     meta_training,
     plots,
+    run_folder,
     search_space,
 )
 from base_tf.inference import statistics
 
 POSTERIOR_FILE = "posterior.json"
+RUN_KIND = "adaptation"
 
 
 @dataclasses.dataclass(frozen=True)
@@ -158,11 +160,13 @@ class Posterior:
         return cls(params, meta_config, info)
 
 
-def make_task(source, meta_config, config, data_dir=None):
+def make_task(source, meta_config, config, data_dir=None, image_channels=3):
     """The K-class task of `source` that adaptation sees.
 
-    Images are brought to the meta-training size (`ImageSpec(s, s, 3)`),
-    whatever their size on disk.
+    Images are brought to the meta-training size and channels
+    (`ImageSpec(s, s, image_channels)`), whatever they are on disk.
+    `image_channels` is the prior's: `model.supernet.image_channels` of
+    `meta_training.load_prior`.
 
     Raises:
         DataError: the source has fewer classes than K, a class is unknown,
@@ -188,7 +192,7 @@ def make_task(source, meta_config, config, data_dir=None):
         )
     size = meta_config.image_size
     task_config = data.TaskConfig(
-        data.ImageSpec(size, size, 3),
+        data.ImageSpec(size, size, image_channels),
         train_split=config.split,
         train_per_class=config.train_per_class,
         val_per_class=config.val_per_class,
@@ -385,36 +389,79 @@ def write_outputs(posterior, output_dir, rule=None):
     return genotype, paths
 
 
-def find_previous(output_dir, request):
-    """The posterior an earlier run with the same `request` left, if any.
+def run_settings(checkpoint, dataset, config):
+    """Every setting that changes an adaptation's result.
 
-    Adaptation is deterministic for its inputs, so a rerun with the same
-    checkpoint, dataset and config may reuse a complete output folder
-    rather than refuse it.
+    Named as bin/adapt's flags: the prior (`checkpoint`, the path of the
+    meta-training run's last checkpoint, and `prior`, that run's settings),
+    the `dataset` (a TFDS name or a folder's path; not where it is
+    stored) and the `AdaptationConfig` (`steps` as `adapt_steps`).
+
+    Args:
+        checkpoint: the meta-training run folder.
+        dataset: the `data.Source` adapted to.
+        config: the `AdaptationConfig`.
+
+    Returns:
+        A JSON-ready dict.
+
+    Raises:
+        ValueError: `checkpoint` is not a meta-training run with a
+            checkpoint.
+    """
+    fields = dataclasses.asdict(config)
+    return {
+        "checkpoint": os.path.abspath(meta_training.latest(checkpoint)),
+        "prior": meta_training.read_settings(checkpoint),
+        "dataset": run_folder.dataset_name(dataset),
+        "adapt_steps": fields.pop("steps"),
+        **fields,
+    }
+
+
+def claim_output_dir(output_dir, checkpoint, dataset, config, flags=()):
+    """Claims an adaptation's output folder (see `run_folder.claim`).
+
+    The folder records `run_settings(checkpoint, dataset, config)`; one of
+    another adaptation, of an older version (a posterior but no settings
+    record) or of other files is refused, and so is one another process
+    is writing. Then `find_previous` says whether it is complete.
 
     Args:
         output_dir: the output folder.
-        request: a JSON-ready dict of what was asked (saved as the
-            posterior's `info["request"]`).
+        checkpoint, dataset, config: see `run_settings`.
+        flags: the caller's flag names, to name settings `--name`.
 
     Returns:
-        The `Posterior` in `output_dir`, or None when it holds none.
+        The `run_folder.RunFolder`, locked until released.
 
     Raises:
-        FileExistsError: `output_dir` holds a posterior of another request.
+        ValueError: a bad `checkpoint`; `run_folder.RunFolderError`: the
+            folder cannot hold this adaptation.
+    """
+    return run_folder.claim(
+        output_dir,
+        RUN_KIND,
+        run_settings(checkpoint, dataset, config),
+        older_files=(POSTERIOR_FILE,),
+        flags=flags,
+    )
+
+
+def find_previous(output_dir):
+    """The posterior an earlier run of this adaptation left, if complete.
+
+    Adaptation is deterministic for its settings, so a rerun with the same
+    ones reuses a complete output folder. Claim the folder first
+    (`claim_output_dir`): the claim checks the settings.
+
+    Args:
+        output_dir: the output folder.
+
+    Returns:
+        The `Posterior` in `output_dir`, or None when it holds none (a new
+        folder, or a run that ended before writing it).
     """
     if not os.path.exists(os.path.join(output_dir, POSTERIOR_FILE)):
         return None
-    posterior = Posterior.load(output_dir)
-    found = posterior.info.get("request")
-    if found != json.loads(json.dumps(request)):
-        diff = sorted(
-            k for k in set(found or {}) | set(request)
-            if (found or {}).get(k) != request.get(k)
-        )  # fmt: skip
-        raise FileExistsError(
-            f"{output_dir!r} already holds a posterior adapted with other "
-            f"settings ({', '.join(diff)} differ); choose another "
-            "--output_dir (nothing was overwritten)."
-        )
-    return posterior
+    return Posterior.load(output_dir)

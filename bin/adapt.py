@@ -13,17 +13,21 @@ validation accuracy of the prior and of the posterior, and the time taken.
 While it works it prints each phase as it starts and the seconds it took:
 loading the prior and the data, tracing the inner loop, running its steps
 (one compiled call), evaluating, writing the results.
+
+--output_dir records the adaptation's settings (see base_tf/run_folder.py)
+before any work: rerun with the same flags, the folder is reused; with
+other ones, it is refused naming each differing flag. One run at a time
+writes a folder; another one fails at once.
 """
 
 from bin import cli  # First: it settles TensorFlow's logging (see there).
 
 # isort: split
-import dataclasses
 import os
 
 from absl import flags
 
-from base_tf import adaptation, derivation, meta_training
+from base_tf import adaptation, data, derivation, meta_training, run_folder
 from base_tf.inference import statistics
 from base_tf.search_space import NasBench201Genotype
 
@@ -51,7 +55,8 @@ flags.DEFINE_string(
     "output_dir",
     None,
     "Folder for the results: a new one, or one this same adaptation wrote "
-    "(reused; one of another adaptation is refused).",
+    "(reused; one of another adaptation is refused, naming the flags that "
+    "differ).",
 )
 flags.DEFINE_integer(
     "adapt_steps",
@@ -142,19 +147,31 @@ def config_from_flags():
 def main(argv):
     del argv
     config = config_from_flags()
-    with cli.phase(f"loading the meta-trained prior W of {FLAGS.checkpoint}"):
-        prior = meta_training.load_prior(FLAGS.checkpoint)
-    meta_config = prior[0]
-    request = {
-        "checkpoint": os.path.abspath(meta_training.latest(FLAGS.checkpoint)),
-        "dataset": FLAGS.dataset,
-        "config": dataclasses.asdict(config),
-    }
-    posterior = adaptation.find_previous(FLAGS.output_dir, request)
+    run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
+    # Checks the dataset (no image is read yet) and the meta-training run.
+    source = data.load_source(FLAGS.dataset, data_dir=FLAGS.data_dir)
+    # Before any work: the folder is this adaptation's, or refused.
+    with adaptation.claim_output_dir(
+        FLAGS.output_dir, FLAGS.checkpoint, source, config, flags=FLAGS
+    ):
+        adapt(config, source)
+
+
+def adapt(config, source):
+    """Adapts (or reuses the folder's adaptation) and prints the results."""
+    posterior = adaptation.find_previous(FLAGS.output_dir)
     if posterior is None:
-        with cli.phase(f"loading {FLAGS.dataset}"):
+        with cli.phase(
+            f"loading the meta-trained prior W of {FLAGS.checkpoint}"
+        ):
+            prior = meta_training.load_prior(FLAGS.checkpoint)
+        meta_config, model = prior
+        with cli.phase(f"loading {source.name}"):
             task = adaptation.make_task(
-                FLAGS.dataset, meta_config, config, data_dir=FLAGS.data_dir
+                source,
+                meta_config,
+                config,
+                image_channels=model.supernet.image_channels,
             )
         print(
             f"adapting the {meta_config.search_space} prior of "
@@ -164,7 +181,6 @@ def main(argv):
             f"{meta_config.image_size}, {config.steps} steps"
         )
         posterior = adaptation.adapt(prior, task, config, verbose=1)
-        posterior.info["request"] = request
         with cli.phase(f"writing the results to {FLAGS.output_dir}"):
             genotype, _ = adaptation.write_outputs(
                 posterior, FLAGS.output_dir, config.rule

@@ -9,7 +9,14 @@ import sys
 import numpy as np
 import tensorflow as tf
 
-from base_tf import adaptation, data, derivation, inference, meta_training
+from base_tf import (
+    adaptation,
+    data,
+    derivation,
+    inference,
+    meta_training,
+    run_folder,
+)
 from base_tf.search_space import NasBench201Genotype
 from tests import tfds_testing, tiny
 
@@ -171,12 +178,9 @@ class AdaptationTest(tf.test.TestCase):
         with self.assertRaisesRegex(FloatingPointError, "lower --learning"):
             adaptation.adapt(self.prior, self.task, too_fast)
 
-    def test_binary(self):
-        out = os.path.join(self.get_temp_dir(), "binary")
-        env = dict(os.environ)
-        env["PYTHONPATH"] = tiny.ROOT + os.pathsep + env.get("PYTHONPATH", "")
-        env.pop("BUILD_WORKING_DIRECTORY", None)
-        command = [
+    def _adapt_command(self, out, *extra):
+        """bin/adapt on the tiny prior, 2 steps on 3 MNIST classes."""
+        return [
             sys.executable,
             "-m",
             "bin.adapt",
@@ -190,41 +194,139 @@ class AdaptationTest(tf.test.TestCase):
             "--train_per_class=16",
             "--val_per_class=8",
             "--classes=1,7,9",
+            *extra,
         ]
-        result = subprocess.run(
-            command, cwd=tiny.ROOT, env=env, capture_output=True, text=True
-        )
-        self.assertEqual(result.returncode, 0, result.stderr[-3000:])
-        arch = re.search(r"^(\|[a-z0-9_~|+]+\|)$", result.stdout, re.M)
-        self.assertIsNotNone(arch, result.stdout)
-        with open(os.path.join(out, "genotype.txt")) as f:
-            self.assertEqual(f.read().strip(), arch.group(1))
-        self.assertIn("(1, 7, 9)", result.stdout.replace("'", ""))
-        self.assertRegex(result.stdout, r"took [0-9.]+ s wall, [0-9.]+ s CPU")
-        # The same command again reuses the folder and prints the same.
-        before = os.path.getmtime(os.path.join(out, "posterior.json"))
-        again = subprocess.run(
-            command, cwd=tiny.ROOT, env=env, capture_output=True, text=True
-        )
-        self.assertEqual(again.returncode, 0, again.stderr[-3000:])
-        self.assertIn("reusing it", again.stdout)
-        self.assertIn(arch.group(1), again.stdout)
-        # Other flags into the same folder: refused in one line, untouched.
-        other = subprocess.run(
-            [*command, "--adapt_steps=1"],
+
+    def _run(self, command, **kwargs):
+        env = dict(os.environ)
+        env["PYTHONPATH"] = tiny.ROOT + os.pathsep + env.get("PYTHONPATH", "")
+        env.pop("BUILD_WORKING_DIRECTORY", None)
+        return subprocess.Popen(
+            command,
             cwd=tiny.ROOT,
             env=env,
-            capture_output=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
             text=True,
+            **kwargs,
         )
-        self.assertEqual(other.returncode, 1)
-        self.assertRegex(
-            other.stderr,
-            r"adapt: error: .* already holds a posterior adapted with other "
-            r"settings \(config differ\)",
+
+    def _adapt(self, out, *extra):
+        process = self._run(self._adapt_command(out, *extra))
+        stdout, stderr = process.communicate(timeout=600)
+        return process.returncode, stdout, stderr
+
+    def test_binary(self):
+        out = os.path.join(self.get_temp_dir(), "binary")
+        code, stdout, stderr = self._adapt(out)
+        self.assertEqual(code, 0, stderr[-3000:])
+        arch = re.search(r"^(\|[a-z0-9_~|+]+\|)$", stdout, re.M)
+        self.assertIsNotNone(arch, stdout)
+        with open(os.path.join(out, "genotype.txt")) as f:
+            self.assertEqual(f.read().strip(), arch.group(1))
+        self.assertIn("(1, 7, 9)", stdout.replace("'", ""))
+        self.assertRegex(stdout, r"took [0-9.]+ s wall, [0-9.]+ s CPU")
+        # The same command again reuses the folder and prints the same.
+        before = os.path.getmtime(os.path.join(out, "posterior.json"))
+        code, again, stderr = self._adapt(out)
+        self.assertEqual(code, 0, stderr[-3000:])
+        self.assertIn("reusing it", again)
+        self.assertIn(arch.group(1), again)
+        # Other flags into the same folder: refused in one line, naming
+        # each flag that differs, untouched.
+        code, _, stderr = self._adapt(out, "--adapt_steps=1", "--seed=3")
+        self.assertEqual(code, 1)
+        self.assertEqual(
+            stderr.strip().splitlines()[-1],
+            f"adapt: error: {out} holds an adaptation run with other "
+            "settings: --adapt_steps: 2 there, 1 now; --seed: 0 there, 3 "
+            "now. Rerun with that run's settings to resume or reuse it, or "
+            "choose another --output_dir (nothing was changed).",
         )
         self.assertEqual(
             before, os.path.getmtime(os.path.join(out, "posterior.json"))
+        )
+
+    def test_binary_refuses_bad_folders_before_any_work(self):
+        folder = self.get_temp_dir()
+        a_file = os.path.join(folder, "a_file")
+        with open(a_file, "w") as f:
+            f.write("not a folder")
+        # An adaptation of an older version: a posterior, no settings.
+        older = os.path.join(folder, "older")
+        adaptation.write_outputs(
+            adaptation.adapt(self.prior, self.task, self.config), older
+        )
+        older_files = sorted(os.listdir(older))
+        for out, message in (
+            (
+                a_file,
+                f"--output_dir {a_file} is a file, not a folder: give a "
+                "folder (a new one, or one this same run wrote).",
+            ),
+            (
+                older,
+                f"{older} holds an adaptation run made by an older version "
+                "of base-tf (posterior.json but no settings.json), which did "
+                "not record all of a run's settings, so whether this run's "
+                "match cannot be known: choose another --output_dir, or "
+                "move that folder away (nothing was changed).",
+            ),
+        ):
+            code, stdout, stderr = self._adapt(out)
+            self.assertEqual(code, 1, stderr)
+            self.assertEqual(
+                stderr.strip().splitlines()[-1], f"adapt: error: {message}"
+            )
+            self.assertNotIn("loading", stdout)
+        self.assertEqual(sorted(os.listdir(older)), older_files)
+
+    def test_binary_fails_at_once_on_a_folder_another_run_holds(self):
+        out = os.path.join(self.get_temp_dir(), "held")
+        with adaptation.claim_output_dir(
+            out, self.run_dir, data.load_source("mnist"), self.config
+        ):
+            code, stdout, stderr = self._adapt(out)
+        self.assertEqual(code, 1, stderr)
+        self.assertEqual(
+            stderr.strip().splitlines()[-1],
+            f"adapt: error: --output_dir {out} is in use: another run is "
+            "writing in it now (it holds the folder's lock). Wait for that "
+            "run to end, or choose another --output_dir.",
+        )
+        self.assertNotIn("loading", stdout)
+
+    def test_two_binaries_at_once_never_both_write_the_folder(self):
+        out = os.path.join(self.get_temp_dir(), "race")
+        seeds = (1, 2)
+        processes = [
+            self._run(self._adapt_command(out, f"--seed={seed}"))
+            for seed in seeds
+        ]
+        results = [p.communicate(timeout=600) for p in processes]
+        codes = [p.returncode for p in processes]
+        self.assertCountEqual(codes, [0, 1], results)
+        winner = codes.index(0)
+        stdout = results[winner][0]
+        stderr = results[1 - winner][1]
+        # The other: one line, the folder in use, or (if it came after the
+        # winner had ended) holding an adaptation with another --seed.
+        self.assertRegex(
+            stderr.strip().splitlines()[-1],
+            r"^adapt: error: (--output_dir .* is in use: another run is "
+            r"writing in it now|.* holds an adaptation run with other "
+            r"settings: --seed: )",
+        )
+        # The folder holds the winner's adaptation, whole.
+        self.assertEqual(
+            run_folder.read_settings(out)[1]["seed"], seeds[winner]
+        )
+        arch = re.search(r"^(\|[a-z0-9_~|+]+\|)$", stdout, re.M).group(1)
+        with open(os.path.join(out, "genotype.txt")) as f:
+            self.assertEqual(f.read().strip(), arch)
+        self.assertEqual(
+            adaptation.Posterior.load(out).info["config"]["seed"],
+            seeds[winner],
         )
 
 
