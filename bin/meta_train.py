@@ -233,6 +233,11 @@ def main(argv):
             "--image_channels must be 1 (grey) or 3 (RGB), got "
             f"{FLAGS.image_channels}."
         )
+    if FLAGS.eval_tasks < 0:  # Else a KeyError after the whole training.
+        raise ValueError(
+            f"--eval_tasks={FLAGS.eval_tasks}: give how many held-out tasks "
+            "to evaluate at the end, 0 (none) or more."
+        )
     run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
     # First TF op: a multi-worker strategy must exist before any other.
     strategy = make_strategy(FLAGS.strategy)
