@@ -33,10 +33,17 @@ import tempfile
 import time
 
 import numpy as np
+import tensorflow as tf
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from base_tf import adaptation, data, derivation, meta_training  # noqa: E402
+from base_tf import (  # noqa: E402
+    adaptation,
+    data,
+    derivation,
+    inference,
+    meta_training,
+)
 from base_tf.inference import statistics  # noqa: E402
 
 # Inner-loop variants: MetaTrainingConfig fields over the base config.
@@ -96,6 +103,35 @@ def has_parametric_path(genotype):
             value = max(value, 2 if op in PARAMETRIC else best[i])
         best[j] = value
     return best[len(genotype.nodes)] == 2
+
+
+def gradient_scales(args, data_dir):
+    """rms of the one-sample ELBO gradient at W_0 in the logits, mu and rho,
+    on a batch of a real task: how much each part of W is pushed."""
+    config = base_config(args, 0)
+    model = meta_training._prior_model(config)
+    w = model.meta_parameters
+    task = task_distribution(config, data_dir).meta_train.sample(0)
+    images, labels = next(iter(task.train_dataset(16, seed=0)))
+    with tf.GradientTape() as tape:
+        tape.watch(w)
+        terms = inference.elbo(
+            model.supernet,
+            w,
+            w,
+            images,
+            labels,
+            tf.constant(config.initial_temperature),
+            inference.ElboWeights(
+                config.kl_architecture, config.kl_weights, task.num_train
+            ),
+            tf.constant([0, 1]),
+        )
+    grads = tape.gradient(terms.elbo, w)
+    return {
+        name: float(tf.sqrt(tf.reduce_mean(tf.square(g))))
+        for name, g in zip(w._fields, grads, strict=True)
+    }
 
 
 def run(args, name, overrides, seed, data_dir):
@@ -167,6 +203,12 @@ def main():
         f"{args.epochs} epochs x 4 tasks, T={args.inner_steps}, on 5-class "
         "MNIST + Fashion-MNIST tasks at 16x16; adaptation "
         f"{args.adapt_steps} steps on 5 classes; seeds 0..{args.seeds - 1}",
+        flush=True,
+    )
+    scales = gradient_scales(args, args.data_dir)
+    print(
+        "rms of the ELBO's gradient at W_0 (one sample, one batch): "
+        + ", ".join(f"{k} {v:.2g}" for k, v in scales.items()),
         flush=True,
     )
     rows = []
