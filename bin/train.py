@@ -9,8 +9,10 @@ genotype JSON file (e.g. bin:adapt's genotype.json) or a NAS-Bench-201
 architecture string. Writes to --output_dir the trained inference model
 (model.keras), the genotype, metadata, a CSV log, TensorBoard logs and the
 learning curves; a killed run resumes from its last epoch when rerun with
-the same flags, and a folder of another run is refused. Prints the
-parameter count (DARTS's counting) and the test accuracy.
+the same flags, and a folder of another run is refused, naming the
+settings that differ. One run at a time writes a folder; another one fails
+at once. Prints the parameter count (DARTS's counting) and the test
+accuracy.
 """
 
 from bin import cli  # First: it settles TensorFlow's logging (see there).
@@ -21,7 +23,7 @@ import time
 
 from absl import flags
 
-from base_tf import data, evaluation, training
+from base_tf import data, evaluation, run_folder, training
 
 _DEFAULTS = training.TrainingConfig()
 
@@ -154,19 +156,23 @@ def main(argv):
     config = config_from_flags()
     genotype = training.resolve_genotype(FLAGS.genotype)
     spec = data.ImageSpec(FLAGS.image_size, FLAGS.image_size, 3)
+    run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
     print(f"genotype ({evaluation.space_of(genotype)}):\n{genotype}")
     start = time.perf_counter()
-    result = training.train(
-        genotype,
-        FLAGS.dataset,
-        config,
-        FLAGS.output_dir,
-        image_spec=spec,
-        channels=FLAGS.channels,
-        num_cells=FLAGS.num_cells,
-        data_dir=FLAGS.data_dir,
-        verbose=FLAGS.verbose,
-    )
+    # One run at a time in the folder. `training.train` records the run's
+    # settings in it and refuses other ones before it reads any image.
+    with run_folder.claim(FLAGS.output_dir, "training", None, flags=FLAGS):
+        result = training.train(
+            genotype,
+            FLAGS.dataset,
+            config,
+            FLAGS.output_dir,
+            image_spec=spec,
+            channels=FLAGS.channels,
+            num_cells=FLAGS.num_cells,
+            data_dir=FLAGS.data_dir,
+            verbose=FLAGS.verbose,
+        )
     meta = result.metadata
     if result.initial_epoch >= result.epochs:
         print(f"{FLAGS.output_dir} already holds this run, finished.")
