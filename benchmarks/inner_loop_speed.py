@@ -201,6 +201,33 @@ def train_step_in_process(script, args, onednn=None, threads=0):
         return lines[-1] if lines else f"exit status {error.returncode}"
 
 
+def onednn_rounds(scripts, args):
+    """The training step of each of `scripts` with oneDNN on and off, in
+    `args.rounds` rounds that alternate the scripts (the machine's load
+    drifts: a ratio of two runs of one round compares like with like).
+
+    Returns:
+        `{name: ([rates with oneDNN on], [rates with it off])}`, a rate or
+        a failure's message a round.
+    """
+    rates = {name: ([], []) for name in scripts}
+    names = list(scripts)
+    for round_ in range(args.rounds):
+        order = names if round_ % 2 == 0 else names[::-1]
+        for column, onednn in enumerate((1, 0)):
+            for name in order:
+                rates[name][column].append(
+                    train_step_in_process(scripts[name], args, onednn)
+                )
+    return rates
+
+
+def _median(rates):
+    """The median of the rates that are numbers, or the first failure."""
+    numbers = [r for r in rates if isinstance(r, float)]
+    return statistics.median(numbers) if numbers else rates[0]
+
+
 def checkout(revision, directory):
     """This file's repository at git `revision`, extracted into
     `directory`; returns the path of its copy of this benchmark."""
@@ -226,6 +253,12 @@ def main():
     parser.add_argument("--skip_xla", action="store_true")
     parser.add_argument("--torch", action="store_true")
     parser.add_argument("--intra_op_threads", type=int, default=0)
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="rounds of the oneDNN on/off (and --baseline) comparison",
+    )
     parser.add_argument(
         "--baseline",
         metavar="REV",
@@ -298,15 +331,13 @@ def main():
     here = os.path.abspath(__file__)
     one_thread = train_step_in_process(here, args, threads=1)
     rows.append(("  the same, 1 thread an op", one_thread))
-    by_onednn = {
-        "this tree": [train_step_in_process(here, args, on) for on in (1, 0)]
-    }
-    if args.baseline:
-        with tempfile.TemporaryDirectory() as directory:
-            script = checkout(args.baseline, directory)
-            by_onednn[f"baseline {args.baseline}"] = [
-                train_step_in_process(script, args, on) for on in (1, 0)
-            ]
+    scripts = {"this tree": here}
+    with tempfile.TemporaryDirectory() as directory:
+        if args.baseline:
+            scripts[f"baseline {args.baseline}"] = checkout(
+                args.baseline, directory
+            )
+        by_onednn = onednn_rounds(scripts, args)
     torch = None
     if args.torch:
         torch = json_line(
@@ -357,27 +388,40 @@ def main():
     )
     if not args.skip_xla:
         print(f"XLA / tf.function: {rows[2][1] / function_rate:.2f}x")
-    print(f"\n{'training step, images/s':44s} {'oneDNN on':>10s} {'off':>10s}")
+    print(
+        f"\n{'training step, images/s (median of rounds)':44s} "
+        f"{'oneDNN on':>10s} {'off':>10s}"
+    )
     for name, (on, off) in by_onednn.items():
-        print(f"{name:44s} {_rate(on):>10s} {_rate(off):>10s}")
+        print(
+            f"{name:44s} {_rate(_median(on)):>10s} {_rate(_median(off)):>10s}"
+        )
     if torch:
         print(
             f"{'PyTorch DARTS reference (no oneDNN setting)':44s} {torch:10.1f}"
         )
-    for name, (on, off) in by_onednn.items():
-        for what, rate in (("on", on), ("off", off)):
-            if not isinstance(rate, float):
-                print(f"{name}, oneDNN {what}: {rate}")
-    base = [v for k, v in by_onednn.items() if k != "this tree"]
-    if base and all(
-        isinstance(r, float) for r in (base[0][0], by_onednn["this tree"][0])
-    ):
-        print(
-            f"this tree / baseline, oneDNN on: "
-            f"{by_onednn['this tree'][0] / base[0][0]:.2f}x (target >= 0.9x)"
-        )
+    for name, settings in by_onednn.items():
+        for what, rates in zip(("on", "off"), settings, strict=True):
+            failures = [r for r in rates if not isinstance(r, float)]
+            if failures:
+                print(f"{name}, oneDNN {what}: fails: {failures[0]}")
+    if args.baseline:
+        mine, base = by_onednn["this tree"], list(by_onednn.values())[1]
+        for what, a, b in zip(("on", "off"), mine, base, strict=True):
+            ratios = [
+                x / y
+                for x, y in zip(a, b, strict=True)
+                if isinstance(x, float) and isinstance(y, float)
+            ]
+            if ratios:
+                print(
+                    f"this tree / baseline, oneDNN {what}: median "
+                    f"{statistics.median(ratios):.2f}x of the rounds' "
+                    f"{', '.join(f'{r:.2f}' for r in ratios)} "
+                    "(target >= 0.9x)"
+                )
     if torch:
-        on, off = by_onednn["this tree"]
+        on, off = (_median(r) for r in by_onednn["this tree"])
         print(
             f"training step / PyTorch reference: {step_rate / torch:.2f}x "
             f"default threads, {_ratio(one_thread, torch)} 1 thread an op, "
