@@ -21,7 +21,7 @@ import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from base_tf import data, meta_training, run_folder, search_space
+from base_tf import data, inference, meta_training, run_folder, search_space
 
 _DEFAULTS = meta_training.MetaTrainingConfig()
 
@@ -128,6 +128,20 @@ flags.DEFINE_float(
     _DEFAULTS.arch_learning_rate,
     "eta for phi, the inner loop's step size for the architecture logits "
     "of q(z|D).",
+)
+flags.DEFINE_enum(
+    "arch_optimizer",
+    _DEFAULTS.arch_optimizer,
+    list(inference.OPTIMIZERS),
+    "How the inner loop steps the architecture logits phi: sgd (phi += eta "
+    "* gradient) or adam (Adam's preconditioned step, whose size is eta "
+    "whatever the gradient's scale).",
+)
+flags.DEFINE_float(
+    "rho_learning_rate",
+    _DEFAULTS.rho_learning_rate,
+    "The inner loop's step size for rho, the weights' scale parameter "
+    "(sigma = softplus(rho)); unset: --learning_rate.",
 )
 flags.DEFINE_float(
     "kl_architecture",
