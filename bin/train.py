@@ -145,10 +145,16 @@ FLAGS = flags.FLAGS
 
 
 def config_from_flags():
+    """The `TrainingConfig` of the flags, each field the flag of its name;
+    a bad value is refused naming the flag, not the field."""
     fields = training.TrainingConfig.__dataclass_fields__
-    return training.TrainingConfig(
-        **{name: FLAGS[name].value for name in fields}
-    )
+    try:
+        return training.TrainingConfig(
+            **{name: FLAGS[name].value for name in fields}
+        )
+    except ValueError as error:
+        # "TrainingConfig.epochs must be ..." -> "--epochs must be ...".
+        raise ValueError(str(error).replace("TrainingConfig.", "--")) from None
 
 
 def main(argv):

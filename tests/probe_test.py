@@ -47,6 +47,9 @@ class Probe:
         message: a regular expression the error line must match, after
             `<binary>: error: `.
         new_folders: folders (as in `flags`) that must not exist after.
+        pending: why the probe still fails, while work on it is under
+            way: the table marks it and the test does not fail for it (it
+            fails when the probe passes, to have the mark dropped).
     """
 
     name: str
@@ -54,6 +57,7 @@ class Probe:
     flags: list
     message: str
     new_folders: tuple = ()
+    pending: str = ""
 
 
 def run_binary(binary, flags, prefix=()):
@@ -184,6 +188,14 @@ def probes(read_only):
             ("{new}",),
         ),
         Probe(
+            "--drop_path out of [0, 1)",
+            "train",
+            TRAIN_FLAGS
+            + ["--dataset={mnist}", "--output_dir={new}", "--drop_path=1"],
+            r"--drop_path must be in \[0, 1\); got 1\.0\.",
+            ("{new}",),
+        ),
+        Probe(
             "--output_dir a file",
             "train",
             [f for f in train if not f.startswith("--output_dir")]
@@ -194,7 +206,9 @@ def probes(read_only):
             "rerun with another --seed",
             "train",
             train + ["--seed=1"],
-            r".*seed.*0.*1",
+            r".*--seed: 0 there, 1 now",
+            pending="the rerun refusal names config.seed, not the flag "
+            "(run folders, issue 11)",
         ),
         Probe(
             "--export_base a file",
@@ -345,14 +359,29 @@ class ProbeTest(absltest.TestCase):
                 code, _, stderr = run_binary(probe.binary, flags, prefix)
                 seconds = time.perf_counter() - began
                 lines = stderr.strip().splitlines()
-                rows.append((probe, code, seconds, lines))
-                self.assertEqual(code, 1, stderr)
-                self.assertLen(lines, 1, stderr)
-                self.assertRegex(lines[0], f"^{probe.binary}: error: {message}")
+                problems = []
+                if code != 1:
+                    problems.append(f"exit status {code}")
+                if len(lines) != 1:
+                    problems.append(f"{len(lines)} lines")
+                if not re.match(f"{probe.binary}: error: {message}", stderr):
+                    problems.append(f"not /{probe.message}/")
                 after = {name: snapshot(paths[name]) for name in watched}
-                self.assertEqual(after, before)
-                for folder in probe.new_folders:
-                    self.assertFalse(os.path.exists(folder.format(**paths)))
+                changed = [k for k in watched if after[k] != before[k]]
+                changed += [
+                    folder
+                    for folder in probe.new_folders
+                    if os.path.exists(folder.format(**paths))
+                ]
+                if changed:
+                    problems.append(f"changed {', '.join(changed)}")
+                rows.append((probe, code, seconds, lines, problems))
+                if probe.pending:
+                    self.assertNotEmpty(
+                        problems, f"passes now: drop `pending` ({stderr})"
+                    )
+                else:
+                    self.assertEmpty(problems, stderr)
         print_table(rows, paths)
         print(
             f"{len(rows)} probes in {time.perf_counter() - start:.0f} s; run "
@@ -364,9 +393,9 @@ def print_table(rows, paths):
     """The probes' exit status, seconds, stderr lines and message, with
     the fixtures' paths shortened (every probe includes TensorFlow's
     start, about 4 s here)."""
-    print("\n| binary | bad input | exit | s | lines | message |")
-    print("|---|---|---|---|---|---|")
-    for probe, code, seconds, lines in rows:
+    print("\n| binary | bad input | exit | s | lines | message | status |")
+    print("|---|---|---|---|---|---|---|")
+    for probe, code, seconds, lines, problems in rows:
         text = " / ".join(lines)
         for name, path in paths.items():
             text = text.replace(path, f"<{name}>")
@@ -377,7 +406,10 @@ def print_table(rows, paths):
             f"{seconds:.1f}",
             len(lines),
             text,
+            "ok" if not problems else "FAILS: " + "; ".join(problems),
         )
+        if probe.pending:
+            cells = (*cells[:-1], f"{cells[-1]} (pending: {probe.pending})")
         print("| " + " | ".join(map(str, cells)) + " |")
 
 
