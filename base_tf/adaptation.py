@@ -15,7 +15,6 @@ is seen as one K-class task: K of its classes (all of them when it has K,
 else chosen by the caller or drawn with the seed).
 """
 
-import contextlib
 import dataclasses
 import json
 import os
@@ -30,6 +29,7 @@ from base_tf import (
     inference,
     meta_training,
     plots,
+    progress,
     run_folder,
     search_space,
 )
@@ -250,12 +250,13 @@ def adapt(prior, task, config, verbose=0):
             tf.constant(task.num_train, tf.float32),
             tf.constant([config.seed, 0], tf.int64),
         )
-        with _phase(verbose, "tracing the inner loop"):
+        with progress.phase("tracing the inner loop", verbose, "  "):
             run.get_concrete_function(*args)
-        with _phase(
-            verbose,
+        with progress.phase(
             f"running its {config.steps} steps of {config.batch_size} images "
             "(the first run also optimises the graph)",
+            verbose,
+            "  ",
         ):
             params, terms = run(*args)
         if not all(np.isfinite(p.numpy()).all() for p in params):
@@ -266,10 +267,11 @@ def adapt(prior, task, config, verbose=0):
             )
     else:
         params = w
-    with _phase(
-        verbose,
+    with progress.phase(
         "evaluating the prior's and the posterior's mean networks on "
         f"{task.num_val} validation images",
+        verbose,
+        "  ",
     ):
         before = _accuracy(net, w, task)
         after = _accuracy(net, params, task)
@@ -302,20 +304,6 @@ def adapt(prior, task, config, verbose=0):
         meta_config,
         info,
     )
-
-
-@contextlib.contextmanager
-def _phase(verbose, text):
-    """With `verbose`, prints `text ...` then the seconds the block took."""
-    if not verbose:
-        yield
-        return
-    print(f"  {text} ...", end="", flush=True)
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        print(f" {time.perf_counter() - start:.1f} s", flush=True)
 
 
 def _accuracy(net, params, task, batch_size=256):

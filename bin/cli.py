@@ -29,16 +29,16 @@ from the command line and the --flagfile files it names, as absl will;
 absl then parses it with the other flags. That is the one flag read early.
 """
 
-import contextlib
 import logging as python_logging
 import os
 import re
 import sys
 import tempfile
-import time
 import warnings
 
 from absl import app, flags, logging
+
+from base_tf import progress
 
 flags.DEFINE_integer(
     "inter_op_threads",
@@ -192,16 +192,10 @@ def mark_required(*names):
     flags.mark_flags_as_required(names)
 
 
-@contextlib.contextmanager
 def phase(text):
     """Prints `text ...`, then on the same line the seconds the block took:
     progress for a step that shows none of its own."""
-    print(f"{text} ...", end="", flush=True)
-    start = time.perf_counter()
-    try:
-        yield
-    finally:
-        print(f" {time.perf_counter() - start:.1f} s", flush=True)
+    return progress.phase(text)
 
 
 def run(main):
