@@ -38,7 +38,12 @@ What a run writes to `output_dir`:
   that is killed, or rerun with more epochs, resumes from its last
   finished epoch. Everything random (example order, augmentation,
   drop-path) is a function of (seed, epoch, step), so a killed and
-  resumed run ends with the weights of an uninterrupted one;
+  resumed run ends with the weights of an uninterrupted one, bit for bit
+  when each runs in a fresh process, as bin/train does. Within a process
+  that built other Keras models first, Keras's global state (its layer
+  names) can change the last bit of some float sums, which training then
+  amplifies (measured: 2e-3 after 4 epochs);
+  `keras.backend.clear_session()` before `train` removes that;
 * `log.csv` (`keras.callbacks.CSVLogger`), `logs/` (TensorBoard),
   `curves.png` (loss and accuracy per epoch, train and test);
 * at the end: `model.keras` (the inference model: images -> logits of the
