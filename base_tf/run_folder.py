@@ -2,9 +2,10 @@
 
 A run folder is where a program writes a run (the `--output_dir` of
 bin/meta_train, bin/adapt and bin/train). The program claims it with
-`claim` before it loads data or builds a model (bin/train only locks it
-here: `training.train` records and checks the run's settings itself, in
-`run.json`, before it reads an image):
+`claim` before it reads an image or builds a model (each library module
+says what its runs record: `meta_training.run_settings`,
+`adaptation.run_settings`, `training.run_settings`); `check_directory`
+also vets other folders a program writes (bin/export's `--export_base`):
 
 * The path must be a folder the program can write in; a missing one is
   made. A file, or a place it cannot write in, is refused in one line.
@@ -25,7 +26,11 @@ here: `training.train` records and checks the run's settings itself, in
   another program's folder, or a run made by an older version of base-tf,
   which did not record all of its settings (its `older_files` are there),
   so whether a rerun matches it cannot be known. Move it away or choose
-  another folder; it can still be read (adapted from, trained from).
+  another folder; it can still be read (adapted from, trained from). An
+  older version's run that did record all of them, in a file of its own
+  (bin/train's `run.json`), is read by the program's `older_record`: a
+  rerun with its settings records them in `settings.json` and resumes it,
+  one with other settings is refused as above.
 * A run that fails before it wrote anything but `settings.json` takes its
   claim back (a `RunFolder` used as a context manager): the record goes,
   and the folder too if the claim made it, so a corrected rerun is not
@@ -66,7 +71,10 @@ def _name(name, flags):
     return f"--{name}" if name in flags else name
 
 
-def check_directory(directory, *, name="output_dir", flags=()):
+_GIVE = "a folder (a new one, or one this same run wrote)"
+
+
+def check_directory(directory, *, name="output_dir", flags=(), give=_GIVE):
     """Raises unless `directory` is, or can be made, a folder to write in.
 
     Args:
@@ -75,10 +83,12 @@ def check_directory(directory, *, name="output_dir", flags=()):
             is one of `flags`).
         flags: the names of the caller's command-line flags (any container,
             e.g. `absl.flags.FLAGS`), or empty for a library caller.
+        give: what to give instead of a file, for its message.
 
     Raises:
         RunFolderError: a file, a path under a file, or a place this
-            process cannot write in.
+            process cannot write in (saying so when the file system is
+            read-only).
     """
     label = _name(name, flags)
     if not isinstance(directory, (str, os.PathLike)) or not os.fspath(
@@ -88,8 +98,12 @@ def check_directory(directory, *, name="output_dir", flags=()):
     if os.path.exists(directory):
         if not os.path.isdir(directory):
             raise RunFolderError(
-                f"{label} {directory} is a file, not a folder: give a folder "
-                "(a new one, or one this same run wrote)."
+                f"{label} {directory} is a file, not a folder: give {give}."
+            )
+        if _read_only(directory):
+            raise RunFolderError(
+                f"{label} {directory} is on a read-only file system: give a "
+                "folder you can write in."
             )
         if not os.access(directory, os.W_OK | os.X_OK):
             raise RunFolderError(
@@ -105,11 +119,24 @@ def check_directory(directory, *, name="output_dir", flags=()):
             f"{label} {directory} cannot be made: {parent} is a file. Give a "
             "folder path."
         )
+    if _read_only(parent):
+        raise RunFolderError(
+            f"{label} {directory} cannot be made: {parent} is on a read-only "
+            "file system. Give a folder you can write in."
+        )
     if not os.access(parent, os.W_OK | os.X_OK):
         raise RunFolderError(
             f"{label} {directory} cannot be made: you cannot write in "
             f"{parent}. Give a folder you can write in."
         )
+
+
+def _read_only(folder):
+    """Whether `folder` lies on a file system mounted read-only."""
+    try:
+        return bool(os.statvfs(folder).f_flag & os.ST_RDONLY)
+    except OSError:
+        return False  # Then `os.access` says whether it can be written.
 
 
 def dataset_name(source):
@@ -168,6 +195,7 @@ def claim(
     settings,
     *,
     older_files=(),
+    older_record=None,
     defaults=None,
     flags=(),
     name="output_dir",
@@ -184,6 +212,14 @@ def claim(
             library records the run itself).
         older_files: files an older version's run of this kind left
             without a record: a folder holding one is refused as such.
+        older_record: for a kind of run whose older versions recorded all
+            of their settings in a file of their own: a function of the
+            folder that returns those settings, in this version's form,
+            or None when the folder holds no such record (it raises
+            `RunFolderError` for one it cannot read). A folder without
+            `settings.json` but with such a record is that run: a claim
+            with its settings writes them to `settings.json` (unless not
+            `write`) and resumes, one with other settings is refused.
         defaults: settings' values in runs recorded before they existed.
         flags: the caller's flag names (see `check_directory`): settings
             and `name` among them are called `--name` in messages.
@@ -218,7 +254,9 @@ def claim(
         folder._lock(_name(name, flags))
     try:
         if settings is not None:
-            folder._check_or_record(older_files, defaults, flags, name, write)
+            folder._check_or_record(
+                older_files, older_record, defaults, flags, name, write
+            )
     except BaseException:
         folder.release()
         raise
@@ -272,10 +310,17 @@ class RunFolder:
         _HELD[key] = [fd, 1]
         self._key = key
 
-    def _check_or_record(self, older_files, defaults, flags, name, write):
+    def _check_or_record(
+        self, older_files, older_record, defaults, flags, name, write
+    ):
         label = _name(name, flags)
         wanted = json.loads(json.dumps(self.settings))
         record = read_settings(self.directory)
+        migrated = None
+        if record is None and older_record is not None:
+            migrated = older_record(self.directory)
+            if migrated is not None:
+                record = self.kind, json.loads(json.dumps(migrated))
         if record is not None:
             kind, found = record
             if kind != self.kind:
@@ -292,6 +337,9 @@ class RunFolder:
                     f"settings to resume or reuse it, or choose another "
                     f"{label} (nothing was changed)."
                 )
+            if migrated is not None and write:
+                # Kept if the run fails: the older run's files are there.
+                self._write_record(wanted)
             self.resumed = True
             return
         older = [
@@ -315,13 +363,16 @@ class RunFolder:
                 f"(no {SETTINGS_FILE}): choose a new or empty {label} "
                 "(nothing was changed)."
             )
+        self._write_record(wanted)
+        self._wrote = True
+
+    def _write_record(self, settings):
         path = os.path.join(self.directory, SETTINGS_FILE)
-        record = {"kind": self.kind, "format": _FORMAT, "settings": wanted}
+        record = {"kind": self.kind, "format": _FORMAT, "settings": settings}
         with open(path + ".tmp", "w") as f:
             json.dump(record, f, indent=2, sort_keys=True)
             f.write("\n")
         os.replace(path + ".tmp", path)
-        self._wrote = True
 
     def release(self):
         """Releases this claim's share of the lock (idempotent)."""

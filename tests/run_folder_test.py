@@ -6,6 +6,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from unittest import mock
 
 from absl.testing import absltest
 
@@ -128,6 +129,68 @@ class RunFolderTest(absltest.TestCase):
             run_folder.claim(self.path, "test", SETTINGS)
         self.assertEqual(os.listdir(self.path), ["config.json"])
 
+    def test_an_older_record_of_all_settings_is_taken_over(self):
+        os.makedirs(self.path)
+        with open(os.path.join(self.path, "run.json"), "w") as f:
+            json.dump({"seed": 0}, f)
+
+        def older_record(directory):
+            path = os.path.join(directory, "run.json")
+            if not os.path.isfile(path):
+                return None
+            with open(path) as f:
+                return {"seed": json.load(f)["seed"], "datasets": ["mnist"]}
+
+        # Other settings: refused, naming them; nothing written.
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError,
+            r"holds a test run with other settings: --seed: 0 there, 1 now",
+        ):
+            run_folder.claim(
+                self.path,
+                "test",
+                {"seed": 1, "datasets": ["mnist"]},
+                older_record=older_record,
+                flags=["seed"],
+            )
+        self.assertEqual(os.listdir(self.path), ["run.json"])
+        # Its settings: resumed, and recorded as this version records them.
+        settings = {"seed": 0, "datasets": ["mnist"]}
+        with run_folder.claim(
+            self.path, "test", settings, older_record=older_record
+        ) as folder:
+            self.assertTrue(folder.resumed)
+        self.assertEqual(_record(self.path)["settings"], settings)
+        # A run that fails after taking it over keeps the record.
+        os.remove(os.path.join(self.path, run_folder.SETTINGS_FILE))
+        with (
+            self.assertRaises(KeyError),
+            run_folder.claim(
+                self.path, "test", settings, older_record=older_record
+            ),
+        ):
+            raise KeyError("failed")
+        self.assertEqual(_record(self.path)["settings"], settings)
+
+    def test_a_read_only_file_system_is_named(self):
+        os.makedirs(self.path)
+        statvfs = mock.Mock(f_flag=os.ST_RDONLY)
+        with mock.patch.object(run_folder.os, "statvfs", return_value=statvfs):
+            with self.assertRaisesRegex(
+                run_folder.RunFolderError,
+                f"^output_dir {self.path} is on a read-only file system: "
+                "give a folder you can write in.$",
+            ):
+                run_folder.check_directory(self.path)
+            with self.assertRaisesRegex(
+                run_folder.RunFolderError,
+                f"^--base {self.path}/new cannot be made: {self.path} is on "
+                "a read-only file system. Give a folder you can write in.$",
+            ):
+                run_folder.check_directory(
+                    os.path.join(self.path, "new"), name="base", flags=["base"]
+                )
+
     def test_a_file_or_a_path_under_one_is_refused(self):
         path = os.path.join(self.root, "file")
         with open(path, "w") as f:
@@ -144,6 +207,10 @@ class RunFolderTest(absltest.TestCase):
             f"output_dir {path}/run cannot be made: {path} is a file",
         ):
             run_folder.check_directory(os.path.join(path, "run"))
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError, "is a file, not a folder: give another."
+        ):
+            run_folder.check_directory(path, give="another")
 
     def test_a_run_that_fails_takes_its_claim_back(self):
         # A new folder: removed with its record.
