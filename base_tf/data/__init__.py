@@ -10,8 +10,13 @@ dist = data.TaskDistribution(
 task = dist.meta_train.sample(0)
 for images, labels in task.train_dataset(batch_size=32).take(10):
     ...  # float32 [32, 32, 32, 3] in [0, 1], int32 labels in 0..4
+
+Importing this package also registers the TFDS builders base_tf defines
+(`tiny_imagenet`), so that `tfds.load` and `load_source` know their names.
 """
 
+# Registers the TFDS dataset "tiny_imagenet".
+from base_tf.data import tiny_imagenet  # noqa: F401
 from base_tf.data.distribution import TaskDistribution
 from base_tf.data.errors import DataError
 from base_tf.data.preprocessing import ImageSpec, convert_images, to_float

@@ -379,6 +379,14 @@ def _not_prepared_message(name, builder, data_dir):
             f" For {name.split(':')[0]}, prepare it offline from the "
             f"project's files: `{_SHARED_PREPARE_COMMAND}`."
         )
+    if name.split(":")[0] == "tiny_imagenet":
+        message += (
+            " For tiny_imagenet, put the official files in TFDS's manual "
+            "folder (the project's subset: "
+            f"`{_SHARED_PREPARE_COMMAND} tiny_imagenet`), then prepare it: "
+            "`python -m base_tf.data.prepare tiny_imagenet` (tools/setup.sh "
+            "does both)."
+        )
     return message
 
 
