@@ -12,7 +12,10 @@
 #                    repaired: both are removed, tensorflow is reinstalled
 #   real datasets    CIFAR-10, MNIST, Fashion-MNIST prepared for TFDS from
 #                    ../shared/data when that folder is beside the checkout
-#                    (offline; about 2 minutes the first time)
+#                    (offline; about 2 minutes the first time); then
+#                    Tiny-ImageNet, whose files that script lays out in
+#                    TFDS's manual folder, prepared by base_tf's own TFDS
+#                    builder (about 30 s the first time)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -76,6 +79,12 @@ prepare=../shared/data/prepare_tfds.py
 if [[ -f $prepare ]]; then
   say "preparing the shared datasets in $data_dir (skipped when done)"
   .venv/bin/python "$prepare" --out "$data_dir" >/dev/null
+  # TFDS has no tiny_imagenet builder: base_tf.data registers one, which
+  # reads the files the script just laid out in <data_dir>/downloads/manual.
+  if [[ -d $data_dir/downloads/manual/tiny-imagenet-200 ]]; then
+    .venv/bin/python -m base_tf.data.prepare tiny_imagenet \
+      --data_dir "$data_dir" >/dev/null
+  fi
 else
   say "no ../shared/data: tests that need real datasets will be skipped"
 fi
