@@ -30,9 +30,13 @@ last epoch's.
 
 What a run writes to `output_dir`:
 
-* `run.json`: what the run is (genotype, dataset, image spec, network
-  size, config but epochs), written first; a folder holding another run
-  is refused and nothing in it is touched;
+* `settings.json`: what the run is (`run_settings`: genotype, dataset,
+  image size, network size, config but epochs), recorded before any image
+  is read by claiming the folder (`claim_output_dir`, see `run_folder`): a
+  folder holding another run is refused naming each differing setting,
+  and nothing in it is touched; one process at a time trains in a folder.
+  A run of an older version recorded the same in `run.json`; a rerun with
+  its settings takes it over;
 * `backup/`: the weights and optimizer state after every epoch, written
   so that a kill at any moment leaves a complete one (`_Backup`): a run
   that is killed, or rerun with more epochs, resumes from its last
@@ -62,9 +66,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from base_tf import data, evaluation, plots, search_space
+from base_tf import data, evaluation, plots, run_folder, search_space
 
-RUN_FILE = "run.json"
+RUN_KIND = "training"
+# Where runs recorded their settings before `run_folder`'s settings.json.
+OLDER_RUN_FILE = "run.json"
 METADATA_FILE = "metadata.json"
 MODEL_FILE = "model.keras"
 GENOTYPE_FILE = "genotype.json"
@@ -359,7 +365,8 @@ def _check_classes(source, split):
     else:
         fix = "choose another dataset"
     raise data.DataError(
-        f"{_dataset_name(source)}: {len(empty)} of its {source.num_classes} "
+        f"{run_folder.dataset_name(source)}: {len(empty)} of its "
+        f"{source.num_classes} "
         f"classes have no {split.split!r} images ({names}), so the network "
         f"would never learn them: {fix}."
     )
@@ -375,13 +382,6 @@ def _subset(split, limit, seed):
     return images[keep], labels[keep]
 
 
-def _dataset_name(source):
-    """How a run names its dataset: a TFDS name or a folder's full path."""
-    if isinstance(source, data.ImageFolderSource):
-        return source.root
-    return source.name
-
-
 def _read_json(path):
     with open(path) as f:
         return json.load(f)
@@ -394,42 +394,137 @@ def _write_json(path, value):
     os.replace(tmp, path)
 
 
-def _differences(found, wanted, prefix=""):
-    keys = sorted(set(found) | set(wanted))
-    out = []
-    for key in keys:
-        a, b = found.get(key), wanted.get(key)
-        if isinstance(a, dict) and isinstance(b, dict):
-            out += _differences(a, b, f"{prefix}{key}.")
-        elif a != b:
-            out.append(f"{prefix}{key} ({a!r} there, {b!r} asked)")
-    return out
+def _image_size(image_spec):
+    """An image spec's size as bin/train's --image_size: one side of a
+    square, else [height, width]."""
+    if image_spec.height == image_spec.width:
+        return image_spec.height
+    return [image_spec.height, image_spec.width]
 
 
-def _check_output_dir(output_dir, request):
-    """Raises unless `output_dir` is new, empty or a run of `request`."""
-    if os.path.isfile(output_dir):
-        raise FileExistsError(
-            f"output_dir {output_dir!r} is a file; give a folder."
+def _check_arguments(config, image_spec):
+    """Raises unless `config` is a `TrainingConfig` and `image_spec` an
+    image spec or None; returns the image spec (None: 32x32x3)."""
+    if not isinstance(config, TrainingConfig):
+        raise ValueError(
+            f"config must be a TrainingConfig; got {type(config).__name__}."
         )
-    if not os.path.isdir(output_dir) or not os.listdir(output_dir):
-        return
-    run_file = os.path.join(output_dir, RUN_FILE)
-    if not os.path.isfile(run_file):
-        raise FileExistsError(
-            f"{output_dir!r} is not empty and holds no training run "
-            f"({RUN_FILE}); choose a new or empty --output_dir (nothing was "
-            "overwritten)."
+    image_spec = image_spec or data.ImageSpec()
+    if not isinstance(image_spec, data.ImageSpec):
+        raise ValueError(
+            f"image_spec must be a data.ImageSpec; got {image_spec!r}."
         )
-    found = _read_json(run_file)
-    wanted = json.loads(json.dumps(request))
-    if found != wanted:
-        raise FileExistsError(
-            f"{output_dir!r} holds a run of another genotype or config: "
-            f"{'; '.join(_differences(found, wanted))}. Choose another "
-            "--output_dir (nothing was overwritten); only epochs may change "
-            "to extend a run."
-        )
+    return image_spec
+
+
+def run_settings(
+    genotype, dataset, config, image_spec=None, channels=None, num_cells=None
+):
+    """Every setting that changes a training run's result.
+
+    Named as bin/train's flags: the genotype (as a dict), the dataset (a
+    TFDS name or a folder's path; not where it is stored), the image size
+    and channels, the network's size (defaults filled in) and every
+    `TrainingConfig` field but `RERUN_FIELDS` (more epochs extend a run;
+    XLA changes how, not what, is computed).
+
+    Args:
+        genotype: a genotype, or anything `resolve_genotype` reads.
+        dataset: the `data.Source` trained on.
+        config: a `TrainingConfig`.
+        image_spec, channels, num_cells: as `train` takes them.
+
+    Returns:
+        A JSON-ready dict.
+
+    Raises:
+        ValueError: a bad genotype, config or image spec.
+    """
+    genotype = resolve_genotype(genotype)
+    image_spec = _check_arguments(config, image_spec)
+    default_channels, default_cells = evaluation.DEFAULT_SIZES[
+        evaluation.space_of(genotype)
+    ]
+    fields = dataclasses.asdict(config)
+    for name in RERUN_FIELDS:
+        del fields[name]
+    return {
+        "genotype": genotype.to_dict(),
+        "dataset": run_folder.dataset_name(dataset),
+        "image_size": _image_size(image_spec),
+        "image_channels": image_spec.channels,
+        "channels": default_channels if channels is None else channels,
+        "num_cells": default_cells if num_cells is None else num_cells,
+        **fields,
+    }
+
+
+def _older_settings(output_dir):
+    """The settings a run of an older version recorded in `run.json`, as
+    `run_settings` names them; None without one."""
+    path = os.path.join(output_dir, OLDER_RUN_FILE)
+    if not os.path.isfile(path):
+        return None
+    try:
+        request = _read_json(path)
+        spec = data.ImageSpec(**request["image_spec"])
+        return {
+            "genotype": request["genotype"],
+            "dataset": request["dataset"],
+            "image_size": _image_size(spec),
+            "image_channels": spec.channels,
+            "channels": request["channels"],
+            "num_cells": request["num_cells"],
+            **request["config"],
+        }
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        raise run_folder.RunFolderError(
+            f"{path} is not a training run's record ({e}): was it edited? "
+            "Restore it, or move the folder away."
+        ) from None
+
+
+def claim_output_dir(
+    output_dir,
+    genotype,
+    dataset,
+    config,
+    image_spec=None,
+    channels=None,
+    num_cells=None,
+    flags=(),
+):
+    """Claims a training run's folder (see `run_folder.claim`).
+
+    The folder records `run_settings(...)` of the arguments; one of
+    another run or of other files is refused, naming each differing
+    setting, and so is one another process is training in. `train`
+    claims its folder itself; a program claims it first to have the
+    settings named as its `flags` (claims in one process share the lock).
+
+    Args:
+        output_dir: the run's folder.
+        genotype, dataset, config, image_spec, channels, num_cells: see
+            `run_settings`.
+        flags: the caller's flag names, to name settings `--name`.
+
+    Returns:
+        The `run_folder.RunFolder`, locked until released; use it as a
+        context manager.
+
+    Raises:
+        ValueError: a bad argument; `run_folder.RunFolderError`: the
+            folder cannot hold this run.
+    """
+    return run_folder.claim(
+        output_dir,
+        RUN_KIND,
+        run_settings(
+            genotype, dataset, config, image_spec, channels, num_cells
+        ),
+        older_record=_older_settings,
+        flags=flags,
+    )
 
 
 class _Backup(keras.callbacks.Callback):
@@ -762,22 +857,16 @@ def train(
 
     Raises:
         ValueError: a bad genotype, config or dataset (`data.DataError`).
-        FileExistsError: `output_dir` holds another run or other files;
-            nothing in it is changed.
+        run_folder.RunFolderError: `output_dir` holds another run or other
+            files (nothing in it is changed), or another process is
+            training in it (see `claim_output_dir`).
     """
     start_time = time.perf_counter()
     genotype = resolve_genotype(genotype)
-    if not isinstance(config, TrainingConfig):
-        raise ValueError(
-            f"config must be a TrainingConfig; got {type(config).__name__}."
-        )
-    image_spec = image_spec or data.ImageSpec()
-    if not isinstance(image_spec, data.ImageSpec):
-        raise ValueError(
-            f"image_spec must be a data.ImageSpec; got {image_spec!r}."
-        )
-    space = evaluation.space_of(genotype)
-    default_channels, default_cells = evaluation.DEFAULT_SIZES[space]
+    image_spec = _check_arguments(config, image_spec)
+    default_channels, default_cells = evaluation.DEFAULT_SIZES[
+        evaluation.space_of(genotype)
+    ]
     channels = default_channels if channels is None else channels
     num_cells = default_cells if num_cells is None else num_cells
     source = data.load_source(dataset, data_dir=data_dir)
@@ -787,23 +876,41 @@ def train(
             f"splits are {list(source.splits)}."
         )
     test_split = _test_split(source)
+    # Before any image is read: the folder is this run's, or refused.
+    with claim_output_dir(
+        output_dir, genotype, source, config, image_spec, channels, num_cells
+    ):
+        return _train_in_claimed_folder(
+            genotype,
+            source,
+            test_split,
+            config,
+            output_dir,
+            image_spec,
+            channels,
+            num_cells,
+            verbose,
+            start_time,
+        )
+
+
+def _train_in_claimed_folder(
+    genotype,
+    source,
+    test_split,
+    config,
+    output_dir,
+    image_spec,
+    channels,
+    num_cells,
+    verbose,
+    start_time,
+):
+    """`train`'s work once its folder is claimed."""
+    space = evaluation.space_of(genotype)
     auxiliary = (
         evaluation.supports_auxiliary(genotype) and config.auxiliary_weight > 0
     )
-    # What a run is: all but what may change on a rerun (more epochs, or
-    # XLA, which changes how, not what, is computed).
-    identity = dataclasses.asdict(config)
-    for name in RERUN_FIELDS:
-        del identity[name]
-    request = {
-        "genotype": genotype.to_dict(),
-        "dataset": _dataset_name(source),
-        "image_spec": dataclasses.asdict(image_spec),
-        "channels": channels,
-        "num_cells": num_cells,
-        "config": identity,
-    }
-    _check_output_dir(output_dir, request)
     metadata_path = os.path.join(output_dir, METADATA_FILE)
     if os.path.isfile(metadata_path):
         finished = _read_json(metadata_path)
@@ -881,8 +988,6 @@ def train(
             jit_compile=config.jit_compile,
         )
 
-    os.makedirs(output_dir, exist_ok=True)
-    _write_json(os.path.join(output_dir, RUN_FILE), request)
     initial_epoch = backup.restore(model)
     log_path = os.path.join(output_dir, LOG_FILE)
     curves_path = os.path.join(output_dir, CURVES_FILE)
@@ -931,7 +1036,7 @@ def train(
         "space": space,
         "genotype": genotype.to_dict(),
         "genotype_text": str(genotype),
-        "dataset": request["dataset"],
+        "dataset": run_folder.dataset_name(source),
         "train_split": TRAIN_SPLIT,
         "test_split": test_split,
         "class_names": list(source.class_names),

@@ -163,14 +163,26 @@ def main(argv):
     genotype = training.resolve_genotype(FLAGS.genotype)
     spec = data.ImageSpec(FLAGS.image_size, FLAGS.image_size, 3)
     run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
+    # Checks the dataset (no image is read yet).
+    source = data.load_source(FLAGS.dataset, data_dir=FLAGS.data_dir)
     print(f"genotype ({evaluation.space_of(genotype)}):\n{genotype}")
     start = time.perf_counter()
-    # One run at a time in the folder. `training.train` records the run's
-    # settings in it and refuses other ones before it reads any image.
-    with run_folder.claim(FLAGS.output_dir, "training", None, flags=FLAGS):
+    # Before any work: the folder is this run's (its settings recorded, or
+    # the same as recorded), or refused naming each differing flag; one
+    # run at a time.
+    with training.claim_output_dir(
+        FLAGS.output_dir,
+        genotype,
+        source,
+        config,
+        image_spec=spec,
+        channels=FLAGS.channels,
+        num_cells=FLAGS.num_cells,
+        flags=FLAGS,
+    ):
         result = training.train(
             genotype,
-            FLAGS.dataset,
+            source,
             config,
             FLAGS.output_dir,
             image_spec=spec,

@@ -207,8 +207,6 @@ def probes(read_only):
             "train",
             train + ["--seed=1"],
             r".*--seed: 0 there, 1 now",
-            pending="the rerun refusal names config.seed, not the flag "
-            "(run folders, issue 11)",
         ),
         Probe(
             "--export_base a file",

@@ -105,7 +105,7 @@ class TrainFolderTest(absltest.TestCase):
         other = _train(path, "--seed=1")
         self.assertEqual(other.returncode, 1, other.stderr)
         last = other.stderr.strip().splitlines()[-1]
-        self.assertRegex(last, r"^train: error: .*config\.seed \(0 there, 1")
+        self.assertRegex(last, r"^train: error: .*--seed: 0 there, 1 now")
         self.assertEqual(sorted(os.listdir(path)), files)
 
 

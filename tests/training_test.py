@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from base_tf import data, evaluation, training
+from base_tf import data, evaluation, run_folder, training
 from base_tf.search_space import CIFAR_TUNED, NasBench201Genotype
 from tests import tfds_testing
 
@@ -67,7 +67,7 @@ class TrainingTest(tf.test.TestCase):
             "model.keras",
             "genotype.json",
             "metadata.json",
-            "run.json",
+            "settings.json",
             "curves.png",
             "log.csv",
             "logs",
@@ -127,7 +127,9 @@ class TrainingTest(tf.test.TestCase):
             name: os.path.getmtime(os.path.join(out, name))
             for name in os.listdir(out)
         }
-        with self.assertRaisesRegex(FileExistsError, "seed"):
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError, "seed: 0 there, 1 now"
+        ):
             training.train(
                 CIFAR_TUNED,
                 self.root,
@@ -139,7 +141,10 @@ class TrainingTest(tf.test.TestCase):
         genotype = NasBench201Genotype.from_string(
             "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"
         )
-        with self.assertRaisesRegex(FileExistsError, "genotype"):
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError,
+            "genotype.space: 'darts' there, 'nas_bench_201' now",
+        ):
             training.train(genotype, self.root, CONFIG, out, verbose=0, **SIZE)
         with self.assertRaisesRegex(ValueError, "trained for 3 epochs"):
             training.train(
@@ -221,12 +226,68 @@ class TrainingTest(tf.test.TestCase):
         os.makedirs(other)
         with open(os.path.join(other, "notes.txt"), "w") as f:
             f.write("mine")
-        with self.assertRaisesRegex(FileExistsError, "holds no training run"):
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError, "holds no training run"
+        ):
             training.train(CIFAR_TUNED, self.root, CONFIG, other, **SIZE)
         with self.assertRaisesRegex(FileNotFoundError, "not a finished"):
             training.load_trained(other)
         with self.assertRaisesRegex(data.DataError, "Unknown TFDS dataset"):
             training.train(CIFAR_TUNED, "mnistt", CONFIG, other, **SIZE)
+
+    def test_a_run_recorded_in_run_json_is_taken_over(self):
+        # What versions before settings.json wrote: run.json, every setting
+        # but epochs and jit_compile.
+        out = os.path.join(self.get_temp_dir(), "older_run")
+        os.makedirs(os.path.join(out, "backup"))
+        config = {
+            k: v
+            for k, v in CONFIG.__dict__.items()
+            if k not in training.RERUN_FIELDS
+        }
+        with open(os.path.join(out, training.OLDER_RUN_FILE), "w") as f:
+            json.dump(
+                {
+                    "genotype": CIFAR_TUNED.to_dict(),
+                    "dataset": self.root,
+                    "image_spec": {"height": 16, "width": 16, "channels": 3},
+                    "channels": 4,
+                    "num_cells": 1,
+                    "config": config,
+                },
+                f,
+            )
+        source = data.load_source(self.root)
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError,
+            "holds a training run with other settings: --seed: 0 there, 1 now",
+        ):
+            training.claim_output_dir(
+                out,
+                CIFAR_TUNED,
+                source,
+                dict_replace(CONFIG, seed=1),
+                flags=["seed"],
+                **SIZE,
+            )
+        self.assertEqual(sorted(os.listdir(out)), ["backup", "run.json"])
+        with training.claim_output_dir(
+            out, CIFAR_TUNED, source, dict_replace(CONFIG, epochs=5), **SIZE
+        ) as folder:
+            self.assertTrue(folder.resumed)
+        self.assertEqual(
+            run_folder.read_settings(out),
+            (
+                "training",
+                json.loads(
+                    json.dumps(
+                        training.run_settings(
+                            CIFAR_TUNED, source, CONFIG, **SIZE
+                        )
+                    )
+                ),
+            ),
+        )
 
     def test_a_class_without_training_images_is_refused(self):
         root = os.path.join(self.get_temp_dir(), "empty_class")
