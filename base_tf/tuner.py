@@ -302,7 +302,15 @@ class BASEOracle(keras_tuner.Oracle):
             checkpoint, dataset, config, data_dir = self._adapt_args
             config = config or adaptation.AdaptationConfig()
             prior = meta_training.load_prior(checkpoint)
-            task = adaptation.make_task(dataset, prior[0], config, data_dir)
+            meta_config, model = prior
+            # Images at the prior's channels (1 for a prior of grey images).
+            task = adaptation.make_task(
+                dataset,
+                meta_config,
+                config,
+                data_dir,
+                image_channels=model.supernet.image_channels,
+            )
             posterior = adaptation.adapt(prior, task, config)
             self._logits = np.asarray(posterior.params.logits, np.float64)
         return derivation.op_probabilities(self._logits)

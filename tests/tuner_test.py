@@ -2,13 +2,14 @@
 
 import math
 import os
+from unittest import mock
 
 import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from base_tf import adaptation, inference, meta_training, tuner
+from base_tf import adaptation, inference, meta_training, search_space, tuner
 from base_tf.search_space import CIFAR_TUNED, NasBench201Genotype, darts
 from tests import tfds_testing, tiny
 
@@ -164,6 +165,39 @@ class TunerTest(tf.test.TestCase):
         self.assertAllClose(
             restored.op_probabilities, self.posterior.op_probabilities
         )
+
+
+class AdaptingOracleTest(tf.test.TestCase):
+    """The oracle adapting a prior itself, its work mocked."""
+
+    def test_the_task_has_the_priors_image_channels(self):
+        # A prior meta-trained on grey images: its task is brought to 1
+        # channel, as bin/adapt brings it.
+        meta_config = meta_training.MetaTrainingConfig()
+        model = mock.Mock()
+        model.supernet.image_channels = 1
+        space = search_space.get_space(meta_config.search_space)
+        shape = (len(space.cell_types), space.num_edges, space.num_ops)
+        posterior = mock.Mock()
+        posterior.params.logits = np.zeros(shape)
+        with (
+            mock.patch.object(
+                meta_training, "read_config", return_value=meta_config
+            ),
+            mock.patch.object(
+                meta_training, "load_prior", return_value=(meta_config, model)
+            ),
+            mock.patch.object(adaptation, "make_task") as make_task,
+            mock.patch.object(adaptation, "adapt", return_value=posterior),
+        ):
+            oracle = tuner.BASEOracle(
+                meta_checkpoint="runs/grey", dataset="mnist"
+            )
+            self.assertAllClose(
+                oracle.op_probabilities.sum(-1), np.ones(shape[:2])
+            )
+        make_task.assert_called_once()
+        self.assertEqual(make_task.call_args.kwargs["image_channels"], 1)
 
 
 class DartsOracleTest(tf.test.TestCase):
