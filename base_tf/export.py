@@ -82,6 +82,7 @@ import tensorflow as tf
 from tensorflow.core.framework import types_pb2
 from tensorflow.core.protobuf import saved_model_pb2
 
+from base_tf import run_folder
 from base_tf.data import preprocessing
 
 SIGNATURE_KEY = "serving_default"
@@ -189,16 +190,21 @@ def export_saved_model(
     return final
 
 
-def prepare_export_base(export_base):
+def prepare_export_base(export_base, *, name="export base", flags=()):
     """Checks that a version can be written in `export_base`; cheap, so a
     program can call it before it loads the network.
 
     Nothing is created: a missing `export_base` must be creatable, in a
-    writable folder. The staging folders that exports which died left in
-    it are removed (`remove_stale_staging`). `export_saved_model` calls it.
+    writable folder (`run_folder.check_directory`, the check of every
+    folder a base-tf program writes). The staging folders that exports
+    which died left in it are removed (`remove_stale_staging`).
+    `export_saved_model` calls it.
 
     Args:
         export_base: TF Serving's base path for the model.
+        name: what the caller calls `export_base`, for messages.
+        flags: the caller's flag names: `name` among them is called
+            `--name` (see `run_folder.check_directory`).
 
     Returns:
         The names of the stale staging folders removed, sorted.
@@ -208,26 +214,16 @@ def prepare_export_base(export_base):
             folder it is or would be made in is read-only or not writable.
     """
     export_base = os.fspath(export_base)
-    if os.path.exists(export_base) and not os.path.isdir(export_base):
-        raise ExportError(
-            f"The export base {export_base!r} is a file; give a folder (TF "
-            "Serving's model base path), new or holding earlier versions."
+    try:
+        run_folder.check_directory(
+            export_base,
+            name=name,
+            flags=flags,
+            give="a folder (TF Serving's model base path), new or holding "
+            "earlier versions",
         )
-    existing = os.path.abspath(export_base)
-    while not os.path.exists(existing):
-        existing = os.path.dirname(existing)
-    if not os.path.isdir(existing):
-        raise _write_error(
-            export_base, OSError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
-        )
-    if os.statvfs(existing).f_flag & os.ST_RDONLY:
-        raise _write_error(
-            export_base, OSError(errno.EROFS, os.strerror(errno.EROFS))
-        )
-    if not os.access(existing, os.W_OK | os.X_OK):
-        raise _write_error(
-            export_base, OSError(errno.EACCES, os.strerror(errno.EACCES))
-        )
+    except run_folder.RunFolderError as e:
+        raise ExportError(str(e)) from None
     return remove_stale_staging(export_base)
 
 

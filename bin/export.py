@@ -54,7 +54,9 @@ def main(argv):
     try:
         # Before the network is loaded: a base that cannot take a version
         # fails at once.
-        removed = export.prepare_export_base(FLAGS.export_base)
+        removed = export.prepare_export_base(
+            FLAGS.export_base, name="export_base", flags=FLAGS
+        )
         for name in removed:
             print(
                 f"removed {os.path.join(FLAGS.export_base, name)}: the "
@@ -76,7 +78,10 @@ def main(argv):
             version=FLAGS.version,
         )
     except export.ExportError as e:
-        raise ValueError(f"--export_base: {e}") from e
+        message = str(e)  # Named --export_base already, or named here.
+        if not message.startswith("--export_base"):
+            message = f"--export_base: {message}"
+        raise ValueError(message) from e
     print(
         f"exported version {os.path.basename(path)} in "
         f"{time.perf_counter() - start:.1f} s: {os.path.abspath(path)}"

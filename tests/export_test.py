@@ -478,7 +478,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
             )
         message = str(caught.exception)
         self.assertNotIn("\n", message)
-        self.assertIn(repr(base), message)
+        self.assertIn(base, message)
         self.assertRegex(message, reason)
         # What the binaries report in one line, as errors of input.
         self.assertIsInstance(caught.exception, ValueError)
@@ -492,8 +492,16 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         # On a read-only file system: refused before anything is done.
         statvfs = mock.Mock(f_flag=os.ST_RDONLY)
         with mock.patch.object(export.os, "statvfs", return_value=statvfs):
-            self.assert_export_error(existing, read_only)
-            self.assert_export_error(os.path.join(existing, "new"), read_only)
+            self.assert_export_error(
+                existing,
+                "^export base .* is on a read-only file system: give a "
+                "folder you can write in.$",
+            )
+            self.assert_export_error(
+                os.path.join(existing, "new"),
+                "^export base .*/new cannot be made: .* is on a read-only "
+                "file system. Give a folder you can write in.$",
+            )
         # The file system refusing while the version is written: nothing
         # half-written stays.
         real_mkdir = os.mkdir
@@ -529,9 +537,15 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         a_file = os.path.join(self.new_folder(), "file")
         with open(a_file, "w") as f:
             f.write("not a folder")
-        self.assert_export_error(a_file, "is a file; give a folder")
         self.assert_export_error(
-            os.path.join(a_file, "base"), "part of its path is a file"
+            a_file,
+            r"is a file, not a folder: give a folder \(TF Serving's model "
+            r"base path\), new or holding earlier versions\.$",
+        )
+        self.assert_export_error(
+            os.path.join(a_file, "base"),
+            f"cannot be made: {re.escape(a_file)} is a file. Give a folder "
+            "path.$",
         )
         with open(a_file) as f:
             self.assertEqual(f.read(), "not a folder")
@@ -554,13 +568,14 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         read_only = os.path.join(run, "read_only_fs")
         os.mkdir(read_only)
         unwritable = unwritable_folder(run)
-        cases = [("file", a_file, "is a file; give a folder", ())]
+        cases = [("file", a_file, "is a file, not a folder: give a folder", ())]
         if unwritable is not None:
             cases.append(
                 (
                     "unwritable",
                     os.path.join(unwritable, "base_tf_export"),
-                    "Permission denied|Operation not permitted|Read-only",
+                    "Permission denied|Operation not permitted|Read-only"
+                    "|cannot write in",
                     (),
                 )
             )
@@ -570,7 +585,8 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
                 (
                     "read-only file system",
                     os.path.join(read_only, "serving"),
-                    "Read-only file system.* you can write to",
+                    "on a read-only file system. Give a folder you can "
+                    "write in",
                     mount,
                 )
             )
@@ -588,8 +604,8 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
                 self.assertEqual(result.returncode, 1, result.stderr)
                 self.assertRegex(
                     result.stderr,
-                    f"^export: error: --export_base: [^\n]*"
-                    f"'{re.escape(base)}'[^\n]*({reason})[^\n]*\n$",
+                    f"^export: error: --export_base[: ][^\n]*"
+                    f"{re.escape(base)}[^\n]*({reason})[^\n]*\n$",
                 )
         with open(a_file) as f:
             self.assertEqual(f.read(), "not a folder")

@@ -212,7 +212,9 @@ def probes(read_only):
             "--export_base a file",
             "export",
             ["--model_dir={train}", "--export_base={a_file}"],
-            r"--export_base: .*{a_file}",
+            r"--export_base {a_file} is a file, not a folder: give a folder "
+            r"\(TF Serving's model base path\), new or holding earlier "
+            r"versions\.",
         ),
         Probe(
             "--num_images below 1",
@@ -260,7 +262,9 @@ def probes(read_only):
                 "--export_base on a read-only file system",
                 "export",
                 ["--model_dir={train}", "--export_base={read_only}/serving"],
-                r"--export_base: .*Read-only file system",
+                r"--export_base {read_only}/serving cannot be made: "
+                r"{read_only} is on a read-only file system\. Give a folder "
+                r"you can write in\.",
             )
         )
     return found
