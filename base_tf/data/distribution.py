@@ -266,7 +266,7 @@ class TaskDistribution:
         if key in self._checked:
             return
         splits = {
-            split: source.materialize(split, self._config.image_spec)
+            split: source.task_split(split, self._config.image_spec)
             for split in self._config.required_per_class()
         }
         self._config.check_counts(source, splits, eligible)

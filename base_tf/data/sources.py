@@ -22,6 +22,7 @@ import numpy as np
 import tensorflow as tf
 import tensorflow_datasets as tfds
 
+from base_tf.data import random_access as random_access_lib
 from base_tf.data.errors import DataError
 from base_tf.data.preprocessing import ImageSpec, convert_images
 
@@ -35,6 +36,11 @@ _FOLDER_LAYOUT = (
     "root/<split>/<class>/<image>.png|jpg (e.g. root/train/cat/1.png)"
 )
 _MATERIALIZE_BATCH = 1024
+# A TFDS split whose decoded images would take more than this is read
+# example by example for each task, when its ArrayRecord copy exists (see
+# TfdsSource); smaller ones are materialised, which samples tasks faster
+# (benchmarks/task_sampling.py).
+IN_MEMORY_LIMIT_BYTES = 2**30
 
 
 @dataclasses.dataclass(frozen=True, eq=False)
@@ -179,6 +185,14 @@ class Source(abc.ABC):
                 _CACHE[key] = self._read(split, image_spec)
             return _CACHE[key]
 
+    def task_split(self, split, image_spec=None):
+        """The split as tasks draw from it: by default `materialize`d.
+
+        A subclass may return a split that reads only the examples a task
+        takes (see `TfdsSource`); it offers the same attributes.
+        """
+        return self.materialize(split, image_spec)
+
     def _read(self, split, image_spec):
         def convert(images, labels):
             return convert_images(images, image_spec), labels
@@ -258,13 +272,21 @@ class TfdsSource(Source):
             "emnist/balanced", "cifar10:3.0.2", ...
         data_dir: The folder holding prepared TFDS datasets, or None for the
             TFDS default.
+        random_access: How tasks read a split (`task_split`). True: only the
+            examples each task takes, through TFDS's random-access data
+            source (the dataset needs its ArrayRecord copy, see
+            `random_access.add_array_record`). False: the whole split is
+            materialised in memory once. None (default): random access for
+            a split that has the ArrayRecord copy and whose decoded images
+            would exceed `IN_MEMORY_LIMIT_BYTES`, else in memory.
 
     Raises:
         DataError: If the name is unknown, the dataset is not an image
-            classification dataset, or it is not prepared in `data_dir`.
+            classification dataset, or it is not prepared in `data_dir`, or
+            random access is asked of a dataset without ArrayRecord files.
     """
 
-    def __init__(self, name, data_dir=None):
+    def __init__(self, name, data_dir=None, random_access=None):
         if not isinstance(name, str) or not name.strip():
             raise DataError(
                 f"A TFDS dataset name must be a non-empty str, got {name!r}."
@@ -290,6 +312,16 @@ class TfdsSource(Source):
             if info.num_examples > 0
         )
         self._image_shape = tuple(features[self._image_key].shape)
+        self._data_dir = data_dir
+        if random_access and not random_access_lib.has_array_record(builder):
+            raise DataError(
+                f"TFDS dataset {name!r} has no ArrayRecord files in "
+                f"{builder.data_dir}, which random access reads: add them "
+                "with base_tf.data.random_access.add_array_record(builder) "
+                "(for tiny_imagenet: `python -m base_tf.data.prepare "
+                "tiny_imagenet`), or pass random_access=False."
+            )
+        self._random_access = random_access
 
     @property
     def builder(self):
@@ -304,6 +336,42 @@ class TfdsSource(Source):
         if None in self._image_shape:
             return None
         return self._image_shape
+
+    def reads_randomly(self, split, image_spec=None):
+        """Whether `task_split(split, image_spec)` reads example by example."""
+        if self._random_access is not None:
+            return self._random_access
+        if not random_access_lib.has_array_record(self._builder):
+            return False
+        shape = self._static_image_shape() or (256, 256, 3)
+        image_spec = image_spec or ImageSpec()
+        pixels = max(int(np.prod(shape)), int(np.prod(image_spec.shape)))
+        return self.num_examples(split) * pixels > IN_MEMORY_LIMIT_BYTES
+
+    def task_split(self, split, image_spec=None):
+        """The split as tasks draw from it (see `random_access`).
+
+        Returns:
+            A `MaterializedSplit`, or a `random_access.RandomAccessSplit`
+            that reads only the examples a task indexes.
+        """
+        image_spec = image_spec or ImageSpec()
+        if not self.reads_randomly(split, image_spec):
+            return self.materialize(split, image_spec)
+        self.check_split(split)
+        key = ("random_access", self._cache_key(), split, image_spec)
+        with _CACHE_LOCK:
+            if key not in _CACHE:
+                # A builder of its own: random access switches its info's
+                # file format, which as_dataset must not see.
+                _CACHE[key] = random_access_lib.RandomAccessSplit(
+                    self.name,
+                    tfds.builder(self.name, data_dir=self._data_dir),
+                    split,
+                    image_spec,
+                    self.num_classes,
+                )
+            return _CACHE[key]
 
     def _examples(self, split):
         return self._builder.as_dataset(

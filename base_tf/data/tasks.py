@@ -342,7 +342,7 @@ def make_task(source, class_ids, config=None, seed=0):
         raise DataError(f"A task's classes must differ, got {list(class_ids)}.")
     rng = _generator(seed)
     splits = {
-        split: source.materialize(split, config.image_spec)
+        split: source.task_split(split, config.image_spec)
         for split in config.required_per_class()
     }
     config.check_counts(source, splits, ids)

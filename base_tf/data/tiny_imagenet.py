@@ -29,6 +29,8 @@ import os
 
 import tensorflow_datasets as tfds
 
+from base_tf.data import random_access
+
 NUM_CLASSES = 200
 IMAGE_SHAPE = (64, 64, 3)
 # The folder the official zip extracts to, and the zip itself.
@@ -220,7 +222,9 @@ def _val_files(root, label_of):
 def prepare(data_dir=None):
     """Prepares `tiny_imagenet` in `data_dir` from its manual folder.
 
-    Idempotent: a prepared dataset is left as is. Nothing is downloaded.
+    Writes TFRecord files (for `tfds.load`) and their ArrayRecord copy with
+    label indices (for random access, see `random_access`). Idempotent: a
+    prepared dataset is left as is. Nothing is downloaded.
 
     Args:
         data_dir: The TFDS data folder (its `downloads/manual/` holds the
@@ -234,4 +238,6 @@ def prepare(data_dir=None):
     builder.download_and_prepare(
         download_config=tfds.download.DownloadConfig(try_download_gcs=False)
     )
+    # For tasks that read only their examples (random_access.py).
+    random_access.add_array_record(builder)
     return builder

@@ -18,7 +18,7 @@ import tensorflow as tf
 import tensorflow_datasets as tfds
 
 from base_tf import data
-from base_tf.data import tiny_imagenet
+from base_tf.data import random_access, tiny_imagenet
 from tests import tfds_testing
 
 TRAIN_PER_CLASS = 2
@@ -173,6 +173,87 @@ class TinyImagenetBuilderTest(tf.test.TestCase):
         split = source.materialize("validation", data.ImageSpec(32, 32, 3))
         self.assertEqual(split.images.shape, (200, 32, 32, 3))
         self.assertEqual(split.class_counts(), [1] * 200)
+
+
+class RandomAccessTest(tf.test.TestCase):
+    """Tasks read through TFDS's random access equal tasks drawn in memory."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        shared = _shared_manual_folder()
+        cls._data_dir = tempfile.mkdtemp()
+        _small_copy(shared, os.path.join(cls._data_dir, "downloads", "manual"))
+        cls._builder = tiny_imagenet.prepare(cls._data_dir)
+
+    @classmethod
+    def tearDownClass(cls):
+        shutil.rmtree(cls._data_dir, ignore_errors=True)
+        super().tearDownClass()
+
+    def _source(self, random_access):
+        return data.TfdsSource(
+            "tiny_imagenet",
+            data_dir=self._data_dir,
+            random_access=random_access,
+        )
+
+    def test_prepare_adds_array_record_beside_tfrecord(self):
+        builder = tfds.builder("tiny_imagenet", data_dir=self._data_dir)
+        self.assertTrue(random_access.has_array_record(builder))
+        self.assertEqual(
+            builder.info.file_format, tfds.core.FileFormat.TFRECORD
+        )
+        source = random_access.data_source(builder, "validation")
+        self.assertLen(source, 200)
+        labels = np.load(random_access.label_index_path(builder, "validation"))
+        self.assertEqual(sorted(labels.tolist()), list(range(200)))
+
+    def test_random_access_task_equals_in_memory_task(self):
+        config = data.TaskConfig(
+            data.ImageSpec(32, 32, 3),
+            val_split="validation",
+            train_per_class=2,
+            val_per_class=1,
+        )
+        classes = [0, 57, 199]
+        lazy = data.make_task(self._source(True), classes, config, seed=3)
+        eager = data.make_task(self._source(False), classes, config, seed=3)
+        self.assertAllEqual(lazy.train_indices, eager.train_indices)
+        self.assertAllEqual(lazy.train_labels, eager.train_labels)
+        self.assertAllEqual(lazy.train_images, eager.train_images)
+        self.assertAllEqual(lazy.val_images, eager.val_images)
+        self.assertEqual(lazy.train_images.shape, (6, 32, 32, 3))
+        self.assertEqual(lazy.train_images.dtype, np.uint8)
+
+    def test_random_access_split_holds_labels_only(self):
+        split = self._source(True).task_split(
+            "train", data.ImageSpec(64, 64, 3)
+        )
+        self.assertIsInstance(split, random_access.RandomAccessSplit)
+        self.assertEqual(split.num_examples, 200 * TRAIN_PER_CLASS + 1)
+        self.assertEqual(split.images[[3, 3, 0]].shape, (3, 64, 64, 3))
+        self.assertAllEqual(split.images[[3]][0], split.images[[3, 0]][0])
+
+    def test_default_reads_randomly_only_past_the_memory_limit(self):
+        source = data.load_source("tiny_imagenet", data_dir=self._data_dir)
+        self.assertFalse(source.reads_randomly("train", data.ImageSpec()))
+        self.assertIsInstance(
+            source.task_split("train", data.ImageSpec()), data.MaterializedSplit
+        )
+        limit = data.sources.IN_MEMORY_LIMIT_BYTES
+        try:
+            data.sources.IN_MEMORY_LIMIT_BYTES = 1000
+            self.assertTrue(source.reads_randomly("train", data.ImageSpec()))
+        finally:
+            data.sources.IN_MEMORY_LIMIT_BYTES = limit
+
+    def test_random_access_needs_array_record(self):
+        tfds_testing.require_datasets("mnist")
+        with self.assertRaisesRegex(data.DataError, "ArrayRecord"):
+            data.TfdsSource(
+                "mnist", data_dir=tfds_testing.data_dir(), random_access=True
+            )
 
 
 class TinyImagenetZipTest(tf.test.TestCase):
