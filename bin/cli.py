@@ -192,6 +192,30 @@ def mark_required(*names):
     flags.mark_flags_as_required(names)
 
 
+def _program_name():
+    """The binary's name for its error lines: `train` for bin/train.py."""
+    return os.path.basename(sys.argv[0]).removesuffix(".py")
+
+
+def _parse_flags(argv):
+    """absl's flag parsing, a bad flag refused in one line.
+
+    absl's own parser writes "FATAL Flags parsing error: ..." and a second
+    line about --helpshort; here it is one line, as other input errors
+    end, with the same exit status 1.
+    """
+    try:
+        return flags.FLAGS(argv)
+    except flags.Error as error:
+        message = " ".join(str(error).split())
+        print(
+            f"{_program_name()}: error: {message} (--helpshort lists the "
+            "flags).",
+            file=sys.stderr,
+        )
+        sys.exit(1)
+
+
 def phase(text):
     """Prints `text ...`, then on the same line the seconds the block took:
     progress for a step that shows none of its own."""
@@ -210,7 +234,8 @@ def run(main):
     Errors of input (a `ValueError` such as `DataError`, a file that is
     missing or already there, a diverging run) end the program with their
     message on one line and exit status 1; --verbosity=1 adds the
-    traceback. --help, --helpshort and --helpfull exit 0.
+    traceback. So does a flag absl cannot parse (`_parse_flags`). --help,
+    --helpshort and --helpfull exit 0.
 
     Threads: --inter_op_threads and --intra_op_threads are set before any
     TensorFlow op runs; they size the host's thread pools and do not choose
@@ -249,8 +274,7 @@ def run(main):
         except _INPUT_ERRORS as e:
             if logging.get_verbosity() >= logging.INFO:
                 raise
-            name = os.path.basename(sys.argv[0]).removesuffix(".py")
-            print(f"{name}: error: {e}", file=sys.stderr)
+            print(f"{_program_name()}: error: {e}", file=sys.stderr)
             sys.exit(1)
 
-    app.run(quiet_main)
+    app.run(quiet_main, flags_parser=_parse_flags)

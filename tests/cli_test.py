@@ -85,6 +85,41 @@ class CliTest(absltest.TestCase):
         )
         self.assertNotIn("Traceback", result.stderr)
 
+    def test_a_flag_absl_cannot_parse_is_one_line_and_exit_status_1(self):
+        body = """
+            from absl import flags
+
+            flags.DEFINE_integer("epochs", 1, "Epochs.")
+            flags.DEFINE_string("genotype", None, "Genotype.")
+            cli.mark_required("genotype")
+
+            def main(argv):
+                raise AssertionError("a bad flag does not run main")
+            """
+        cases = (
+            (
+                ["--genotype=x", "--epochs=abc"],
+                "-c: error: flag --epochs=abc: invalid literal for int() "
+                "with base 10: 'abc' (--helpshort lists the flags).",
+            ),
+            (
+                ["--epochs=2"],
+                "-c: error: flag --genotype=None: Flag --genotype must "
+                "have a value other than None. (--helpshort lists the "
+                "flags).",
+            ),
+            (
+                ["--genotype=x", "--epoch=2"],
+                "-c: error: Unknown command line flag 'epoch'. Did you "
+                "mean: epochs ? (--helpshort lists the flags).",
+            ),
+        )
+        for flags, line in cases:
+            with self.subTest(flags[-1]):
+                result = _run_program(body, *flags)
+                self.assertEqual(result.returncode, 1)
+                self.assertEqual(result.stderr, line + "\n")
+
     def test_tensorflow_lines_are_hidden_by_default(self):
         result = _run_program(_ONE_OP)
         self.assertEqual(result.returncode, 0, result.stderr)

@@ -196,6 +196,13 @@ def probes(read_only):
             ("{new}",),
         ),
         Probe(
+            "--epochs not a number (absl's flag parsing)",
+            "train",
+            train + ["--epochs=abc"],
+            r"flag --epochs=abc: invalid literal for int\(\) with base 10: "
+            r"'abc' \(--helpshort lists the flags\)\.",
+        ),
+        Probe(
             "--output_dir a file",
             "train",
             [f for f in train if not f.startswith("--output_dir")]
