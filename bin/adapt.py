@@ -125,7 +125,44 @@ cli.mark_required("checkpoint", "dataset", "output_dir")
 FLAGS = flags.FLAGS
 
 
+# Flags of counts: (the least value, what to give).
+_COUNTS = {
+    "adapt_steps": (
+        0,
+        "the inner-loop steps T' from the prior W, 0 (the prior's own "
+        "architecture) or more",
+    ),
+    "batch_size": (1, "the examples in each step's batch, 1 or more"),
+    "train_per_class": (1, "the training examples of each class, 1 or more"),
+    "val_per_class": (1, "the validation examples of each class, 1 or more"),
+    "seed": (0, "a seed of 0 or more"),
+}
+# Flags of rates, > 0 when given: what they are.
+_RATES = {
+    "learning_rate": "a step size",
+    "arch_learning_rate": "a step size",
+    "temperature": "a temperature",
+}
+
+
+def check_flags():
+    """Refuses a bad count or rate in one line naming its flag, before any
+    work (AdaptationConfig's own errors name its fields, not the flags)."""
+    for name, (least, what) in _COUNTS.items():
+        value = FLAGS[name].value
+        if value is not None and value < least:
+            raise ValueError(f"--{name}={value}: give {what}.")
+    for name, what in _RATES.items():
+        value = FLAGS[name].value
+        if value is not None and not value > 0:
+            raise ValueError(
+                f"--{name}={value}: give {what} above 0, or leave it out for "
+                "the meta-training run's."
+            )
+
+
 def config_from_flags():
+    check_flags()
     classes = FLAGS.classes
     if classes is not None:
         classes = [int(c) if c.isdigit() else c for c in classes]

@@ -15,6 +15,7 @@ from bin import cli  # First: it settles TensorFlow's logging (see there).
 
 # isort: split
 import os
+import re
 import time
 
 import numpy as np
@@ -209,11 +210,21 @@ FLAGS = flags.FLAGS
 
 def config_from_flags():
     """The config of the flags; a field with no flag (an option measured
-    from Python, e.g. by a benchmark) keeps its default."""
+    from Python, e.g. by a benchmark) keeps its default. A bad value is
+    refused naming the flag, not the field."""
     fields = meta_training.MetaTrainingConfig.__dataclass_fields__
-    return meta_training.MetaTrainingConfig(
-        **{name: FLAGS[name].value for name in fields if name in FLAGS}
-    )
+    try:
+        return meta_training.MetaTrainingConfig(
+            **{name: FLAGS[name].value for name in fields if name in FLAGS}
+        )
+    except ValueError as error:
+        # "MetaTrainingConfig.epochs must be ..." -> "--epochs must be ...".
+        message = re.sub(
+            r"MetaTrainingConfig\.(\w+)",
+            lambda field: f"--{field[1]}" if field[1] in FLAGS else field[0],
+            str(error),
+        )
+        raise ValueError(message) from None
 
 
 def make_strategy(name):

@@ -147,6 +147,13 @@ def probes(read_only):
             ("{new}",),
         ),
         Probe(
+            "--epochs 0",
+            "meta_train",
+            meta(epochs=0, output_dir="{new}"),
+            r"--epochs must be a positive int, got 0\.",
+            ("{new}",),
+        ),
+        Probe(
             "--output_dir a file",
             "meta_train",
             meta(output_dir="{a_file}"),
@@ -172,6 +179,19 @@ def probes(read_only):
             [f for f in adapt if not f.startswith("--output_dir")]
             + ["--output_dir={a_file}"],
             r".*{a_file}.* (is )?a file",
+        ),
+        Probe(
+            "--adapt_steps below 0",
+            "adapt",
+            [
+                f
+                for f in adapt
+                if not f.startswith(("--adapt_steps", "--output_dir"))
+            ]
+            + ["--adapt_steps=-1", "--output_dir={new}"],
+            r"--adapt_steps=-1: give the inner-loop steps T' from the prior "
+            r"W, 0 \(the prior's own architecture\) or more\.",
+            ("{new}",),
         ),
         Probe(
             "rerun with another --seed",
