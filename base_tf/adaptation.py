@@ -273,8 +273,9 @@ def adapt(prior, task, config, verbose=0):
         verbose,
         "  ",
     ):
-        before = _accuracy(net, w, task)
-        after = _accuracy(net, params, task)
+        hard = inner.arch_sample == "hard"
+        before = _accuracy(net, w, task, hard)
+        after = _accuracy(net, params, task, hard)
     info = {
         "dataset": task.source_name,
         "class_names": [str(c) for c in task.class_names],
@@ -306,12 +307,13 @@ def adapt(prior, task, config, verbose=0):
     )
 
 
-def _accuracy(net, params, task, batch_size=256):
-    """The posterior mean network's accuracy on the task's validation set."""
+def _accuracy(net, params, task, hard=False, batch_size=256):
+    """The posterior mean network's accuracy on the task's validation set
+    (`hard`: at q(z|D)'s mode, see `inference.posterior_mean_accuracy`)."""
     correct = 0.0
     for images, labels in task.val_dataset(batch_size):
         accuracy = inference.posterior_mean_accuracy(
-            net, params, images, labels
+            net, params, images, labels, hard
         )
         correct += float(accuracy) * int(labels.shape[0])
     return correct / task.num_val

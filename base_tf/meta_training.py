@@ -67,7 +67,9 @@ class MetaTrainingConfig:
         arch_optimizer: how the inner loop steps phi, "sgd" or "adam"
             (see `inference.InnerLoopConfig`).
         rho_learning_rate: the inner loop's eta for rho, or None for
-            `learning_rate`.
+            `learning_rate`; 0 keeps sigma at `prior_sigma`.
+        arch_sample: the z the inner loop trains on, "relaxed" or "hard"
+            (straight-through; see `inference.InnerLoopConfig`).
         initial_temperature, final_temperature: the Gumbel-softmax
             temperature falls geometrically from the first to the last
             epoch.
@@ -92,6 +94,7 @@ class MetaTrainingConfig:
     kl_weights: float = 1e-3
     arch_optimizer: str = "sgd"
     rho_learning_rate: float | None = None
+    arch_sample: str = "relaxed"
     initial_temperature: float = 1.0
     final_temperature: float = 0.2
     prior_sigma: float = 0.02
@@ -136,12 +139,17 @@ class MetaTrainingConfig:
                 "MetaTrainingConfig.arch_optimizer must be one of "
                 f"{inference.OPTIMIZERS}, got {self.arch_optimizer!r}."
             )
+        if self.arch_sample not in inference.SAMPLES:
+            raise ValueError(
+                "MetaTrainingConfig.arch_sample must be one of "
+                f"{inference.SAMPLES}, got {self.arch_sample!r}."
+            )
         if self.rho_learning_rate is not None and not (
-            math.isfinite(self.rho_learning_rate) and self.rho_learning_rate > 0
+            math.isfinite(self.rho_learning_rate) and self.rho_learning_rate >= 0
         ):
             raise ValueError(
                 "MetaTrainingConfig.rho_learning_rate must be a finite "
-                f"number > 0 or None, got {self.rho_learning_rate!r}."
+                f"number >= 0 or None, got {self.rho_learning_rate!r}."
             )
 
     @property
@@ -153,6 +161,7 @@ class MetaTrainingConfig:
             kl_weights=self.kl_weights,
             arch_optimizer=self.arch_optimizer,
             rho_learning_rate=self.rho_learning_rate,
+            arch_sample=self.arch_sample,
         )
 
     def temperature(self, epoch):
@@ -268,8 +277,9 @@ class MetaTrainer:
     ):
         """One task on one replica: the inner loop and what to report."""
         net = self.supernet
+        hard = self.config.arch_sample == "hard"
         before = inference.posterior_mean_accuracy(
-            net, w, val_images, val_labels
+            net, w, val_images, val_labels, hard
         )
         adapted, terms = inference.inner_loop(
             net,
@@ -282,7 +292,7 @@ class MetaTrainer:
             seed,
         )
         after = inference.posterior_mean_accuracy(
-            net, adapted, val_images, val_labels
+            net, adapted, val_images, val_labels, hard
         )
         delta, finite = inference.task_delta(adapted, w)
         probs = tf.nn.softmax(adapted.logits)

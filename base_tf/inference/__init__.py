@@ -10,9 +10,15 @@ from base_tf.inference.distributions import (
     rho_for_sigma,
     sigma,
 )
-from base_tf.inference.elbo import ElboTerms, ElboWeights, elbo
+from base_tf.inference.elbo import (
+    ElboTerms,
+    ElboWeights,
+    elbo,
+    straight_through,
+)
 from base_tf.inference.inner_loop import (
     OPTIMIZERS,
+    SAMPLES,
     InnerLoopConfig,
     inner_loop,
     posterior_mean_accuracy,
@@ -21,6 +27,7 @@ from base_tf.inference.meta_update import meta_update, task_delta
 
 __all__ = [
     "OPTIMIZERS",
+    "SAMPLES",
     "ElboTerms",
     "ElboWeights",
     "InnerLoopConfig",
@@ -35,5 +42,6 @@ __all__ = [
     "prior",
     "rho_for_sigma",
     "sigma",
+    "straight_through",
     "task_delta",
 ]

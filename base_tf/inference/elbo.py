@@ -43,7 +43,9 @@ class ElboWeights(NamedTuple):
     num_examples: float = 1.0
 
 
-def elbo(supernet, params, w, images, labels, temperature, weights, seed):
+def elbo(
+    supernet, params, w, images, labels, temperature, weights, seed, hard=False
+):
     """L_hat(phi, psi; W) on one batch, differentiable in `params`.
 
     Args:
@@ -55,6 +57,8 @@ def elbo(supernet, params, w, images, labels, temperature, weights, seed):
         temperature: the Gumbel-softmax temperature.
         weights: `ElboWeights`.
         seed: a stateless seed, int tensor `[2]`: the noise (xi, eps).
+        hard: make z one-hot (the relaxed sample's argmax) in the forward
+            pass, with the relaxed sample's gradient (straight-through).
 
     Returns:
         `ElboTerms`.
@@ -62,6 +66,8 @@ def elbo(supernet, params, w, images, labels, temperature, weights, seed):
     seed_z, seed_theta = tfp.random.split_seed(seed, n=2)
     q_z, q_theta = distributions.posterior(params, temperature)
     z = q_z.sample(seed=seed_z)
+    if hard:
+        z = straight_through(z)
     theta = q_theta.sample(seed=seed_theta)
     logits = supernet.apply(theta, z, images)
     labels = tf.cast(labels, tf.int32)
@@ -77,3 +83,14 @@ def elbo(supernet, params, w, images, labels, temperature, weights, seed):
         tf.cast(tf.equal(tf.argmax(logits, -1, tf.int32), labels), tf.float32)
     )
     return ElboTerms(-nll - penalty, nll, kl_z, kl_theta, accuracy)
+
+
+def straight_through(z):
+    """The one-hot argmax of a relaxed sample `z`, with `z`'s gradient.
+
+    Forward: one_hot(argmax z), a discrete architecture. Backward: the
+    identity, so d/dphi flows through the relaxed sample (Bengio et al.'s
+    straight-through estimator, as GDAS uses it).
+    """
+    hard = tf.one_hot(tf.argmax(z, -1), tf.shape(z)[-1], dtype=z.dtype)
+    return z + tf.stop_gradient(hard - z)

@@ -25,6 +25,7 @@ from base_tf.inference import distributions
 from base_tf.inference.elbo import ElboTerms, ElboWeights, elbo
 
 OPTIMIZERS = ("sgd", "adam")
+SAMPLES = ("relaxed", "hard")
 
 
 class InnerLoopConfig(NamedTuple):
@@ -45,6 +46,12 @@ class InnerLoopConfig(NamedTuple):
             d sigma / d rho = sigmoid(rho) is about sigma (0.02 at the
             default prior), so rho's gradient is ~50x smaller than mu's
             and a shared eta leaves sigma where it started.
+        arch_sample: the z each step trains on: "relaxed", the
+            Gumbel-softmax sample of q(z|D) (every op of an edge mixed by
+            its weight), or "hard", that sample's one-hot argmax with the
+            relaxed sample's gradient (straight-through, as GDAS does): the
+            forward pass is one sampled architecture, so an op is judged
+            by what it does alone, not by how it helps a mixture.
     """
 
     learning_rate: float = 0.05
@@ -53,6 +60,7 @@ class InnerLoopConfig(NamedTuple):
     kl_weights: float = 1e-3
     arch_optimizer: str = "sgd"
     rho_learning_rate: float | None = None
+    arch_sample: str = "relaxed"
 
 
 def inner_loop(
@@ -88,6 +96,11 @@ def inner_loop(
             f"arch_optimizer must be one of {OPTIMIZERS}, got "
             f"{config.arch_optimizer!r}."
         )
+    if config.arch_sample not in SAMPLES:
+        raise ValueError(
+            f"arch_sample must be one of {SAMPLES}, got "
+            f"{config.arch_sample!r}."
+        )
     steps = tf.shape(images)[0]
     rho_rate = (
         config.learning_rate
@@ -112,6 +125,7 @@ def inner_loop(
                 temperature,
                 weights,
                 tf.random.experimental.stateless_fold_in(seed, t),
+                hard=config.arch_sample == "hard",
             )
         grads = tape.gradient(terms.elbo, params)
         if adam:
@@ -156,14 +170,20 @@ def _adam_direction(grad, moments, t, beta1=0.9, beta2=0.999, eps=1e-8):
     return m_hat / (tf.sqrt(v_hat) + eps), (m, v)
 
 
-def posterior_mean_accuracy(supernet, params, images, labels):
+def posterior_mean_accuracy(supernet, params, images, labels, hard=False):
     """Accuracy of the posterior's mean network on a batch.
 
     The mean network has theta = psi_mu and z = softmax(phi), the expected
     op weights: a deterministic summary of q(theta|D) q(z|D), used to report
-    how well a task is fitted before and after the inner loop.
+    how well a task is fitted before and after the inner loop. With `hard`
+    (for a posterior trained on hard samples, which never saw a mixture)
+    z is instead q(z|D)'s mode, one op an edge: the architecture that would
+    be derived.
     """
-    logits = supernet.apply(params.mu, tf.nn.softmax(params.logits), images)
+    z = tf.nn.softmax(params.logits)
+    if hard:
+        z = tf.one_hot(tf.argmax(params.logits, -1), tf.shape(z)[-1])
+    logits = supernet.apply(params.mu, z, images)
     return tf.reduce_mean(
         tf.cast(
             tf.equal(

@@ -25,11 +25,15 @@ def _setup(space="nas_bench_201", steps=2, batch=4, size=8):
 
 class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
     @parameterized.parameters(
-        ("nas_bench_201", "sgd", None),
-        ("darts", "sgd", None),
-        ("nas_bench_201", "adam", 2.0),
+        ("nas_bench_201", "sgd", None, "relaxed"),
+        ("darts", "sgd", None, "relaxed"),
+        ("nas_bench_201", "adam", 2.0, "relaxed"),
+        ("nas_bench_201", "adam", None, "hard"),
+        ("darts", "sgd", 0.0, "hard"),
     )
-    def test_equals_manual_gradient_steps(self, space, optimizer, rho_rate):
+    def test_equals_manual_gradient_steps(
+        self, space, optimizer, rho_rate, sample
+    ):
         net, w, images, labels = _setup(space)
         config = inference.InnerLoopConfig(
             learning_rate=0.1,
@@ -38,6 +42,7 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
             kl_weights=0.5,
             arch_optimizer=optimizer,
             rho_learning_rate=rho_rate,
+            arch_sample=sample,
         )
         seed = tf.constant([7, 11])
         temperature = tf.constant(0.8)
@@ -61,6 +66,7 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
                     temperature,
                     weights,
                     tf.random.experimental.stateless_fold_in(seed, t),
+                    hard=sample == "hard",
                 )
             g = tape.gradient(step_terms.elbo, params)
             manual_elbos.append(float(step_terms.elbo))
@@ -76,7 +82,7 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
             params = inference.VariationalParameters(
                 params.logits + 0.7 * direction,
                 params.mu + 0.1 * g.mu,
-                params.rho + (rho_rate or 0.1) * g.rho,
+                params.rho + (0.1 if rho_rate is None else rho_rate) * g.rho,
             )
         self.assertAllClose(terms.elbo, manual_elbos, rtol=1e-4, atol=1e-5)
         for a, b in zip(adapted, params, strict=True):
@@ -87,6 +93,22 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
         self.assertGreater(float(terms.kl_architecture[1]), 0.0)
         # W itself is untouched (the loop is functional).
         self.assertNotAllClose(adapted.logits, w.logits)
+        if rho_rate == 0.0:  # sigma held at the prior's
+            self.assertAllEqual(adapted.rho, w.rho)
+
+    def test_hard_samples_are_one_hot_with_the_relaxed_gradient(self):
+        logits = tf.constant([[0.3, -1.0, 2.0], [0.0, 0.1, -0.2]])
+        cost = tf.constant([1.0, 2.0, 3.0])
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(logits)
+            z = tf.nn.softmax(logits)
+            hard = inference.straight_through(z)
+            loss_hard = tf.reduce_sum(hard * cost)
+            loss_soft = tf.reduce_sum(z * cost)
+        self.assertAllEqual(hard, [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        self.assertAllClose(
+            tape.gradient(loss_hard, logits), tape.gradient(loss_soft, logits)
+        )
 
     def test_steps_raise_the_elbo_on_a_fixed_batch(self):
         net, w, images, labels = _setup(steps=8)
