@@ -10,9 +10,15 @@ and reads the architecture off q(z|D) = RelaxedOneHotCategorical(phi^T')
 (see `derivation`). T' = 0 gives the prior itself: the architecture of the
 multi-task prior (the paper's "Multi-task Prior" row).
 
-The supernet's classifier has the K outputs it was meta-trained with, so D
-is seen as one K-class task: K of its classes (all of them when it has K,
-else chosen by the caller or drawn with the seed).
+D is seen as one K'-class task at s x s pixels: K' of its classes (chosen
+by the caller or drawn with the seed; by default the prior's K, or all of
+D's when it has fewer) and s the meta-training size unless given. The
+cells end in global average pooling, so W serves any s. When K' differs
+from the meta-trained K, the prior's classifier is widened or narrowed by
+`BayesianSupernet.with_num_classes`: every one of the K' outputs starts
+from the mean of the K meta-trained ones (tasks relabel their classes at
+random, so these are K estimates of one class prior), and the rest of W is
+kept as is.
 """
 
 import dataclasses
@@ -57,6 +63,16 @@ class AdaptationConfig:
             on which accuracy before and after adaptation is reported.
         rule: the derivation rule (`derivation.RULES`); None: the default.
         seed: seeds the classes, the examples, the batches and the noise.
+        num_classes: K', the classes of the task; None: `len(classes)`
+            when they are given, else the prior's K, or all of the
+            dataset's classes when it has fewer. A K' other than the
+            prior's K widens or narrows its classifier (see the module
+            doc).
+        image_size: the task's images are brought to this size; None: the
+            meta-training size.
+        arch_sample: the z the inner loop trains on, "relaxed" or "hard"
+            (see `inference.InnerLoopConfig`); None: the meta-training
+            run's.
     """
 
     steps: int = 50
@@ -70,6 +86,9 @@ class AdaptationConfig:
     val_per_class: int = 100
     rule: str | None = None
     seed: int = 0
+    num_classes: int | None = None
+    image_size: int | None = None
+    arch_sample: str | None = None
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "val_per_class", "seed"):
@@ -86,6 +105,32 @@ class AdaptationConfig:
                 raise ValueError(f"{name} must be > 0 or None, got {value!r}.")
         if self.classes is not None:
             object.__setattr__(self, "classes", tuple(self.classes))
+        for name, least in (("num_classes", 2), ("image_size", 1)):
+            value = getattr(self, name)
+            if value is not None and (
+                isinstance(value, bool)
+                or not isinstance(value, int)
+                or value < least
+            ):
+                raise ValueError(
+                    f"{name} must be an int >= {least} or None, got {value!r}."
+                )
+        if (
+            self.num_classes is not None
+            and self.classes is not None
+            and len(self.classes) != self.num_classes
+        ):
+            raise ValueError(
+                f"{len(self.classes)} classes given for num_classes="
+                f"{self.num_classes}: give as many classes as num_classes."
+            )
+        if self.arch_sample is not None and (
+            self.arch_sample not in inference.SAMPLES
+        ):
+            raise ValueError(
+                f"arch_sample must be one of {inference.SAMPLES} or None, got "
+                f"{self.arch_sample!r}."
+            )
 
 
 @dataclasses.dataclass
@@ -160,37 +205,40 @@ class Posterior:
         return cls(params, meta_config, info)
 
 
-def make_task(source, meta_config, config, data_dir=None, image_channels=3):
-    """The K-class task of `source` that adaptation sees.
+def num_classes(config, meta_num_classes, dataset_num_classes):
+    """K' of an adaptation (see `AdaptationConfig.num_classes`)."""
+    if config.num_classes is not None:
+        return config.num_classes
+    if config.classes is not None:
+        return len(config.classes)
+    return min(meta_num_classes, dataset_num_classes)
 
-    Images are brought to the meta-training size and channels
-    (`ImageSpec(s, s, image_channels)`), whatever they are on disk.
-    `image_channels` is the prior's: `model.supernet.image_channels` of
-    `meta_training.load_prior`.
+
+def make_task(source, meta_config, config, data_dir=None, image_channels=3):
+    """The K'-class task of `source` that adaptation sees.
+
+    Images are brought to `config.image_size` (default: the meta-training
+    size) and the prior's channels (`ImageSpec(s, s, image_channels)`),
+    whatever they are on disk. `image_channels` is the prior's:
+    `model.supernet.image_channels` of `meta_training.load_prior`.
 
     Raises:
-        DataError: the source has fewer classes than K, a class is unknown,
-            or classes have too few examples.
+        DataError: the source has fewer classes than K', a class is
+            unknown, or classes have too few examples.
     """
     source = data.load_source(source, data_dir=data_dir)
-    k = meta_config.num_classes
+    k = num_classes(config, meta_config.num_classes, source.num_classes)
     if source.num_classes < k:
         raise data.DataError(
-            f"{source.name} has {source.num_classes} classes but the "
-            f"meta-trained supernet classifies K={k}: adapt a prior "
-            f"meta-trained with --num_classes<={source.num_classes}."
+            f"{source.name} has {source.num_classes} classes, fewer than the "
+            f"K={k} asked for: give --num_classes<={source.num_classes}."
         )
     classes = config.classes
     if classes is None:
         rng = np.random.default_rng([config.seed, 1])
         classes = sorted(rng.choice(source.num_classes, k, replace=False))
         classes = [int(c) for c in classes]
-    elif len(classes) != k:
-        raise data.DataError(
-            f"{len(classes)} classes given, but the meta-trained supernet "
-            f"classifies K={k}: give exactly {k}."
-        )
-    size = meta_config.image_size
+    size = config.image_size or meta_config.image_size
     task_config = data.TaskConfig(
         data.ImageSpec(size, size, image_channels),
         train_split=config.split,
@@ -205,7 +253,10 @@ def adapt(prior, task, config, verbose=0):
 
     Args:
         prior: `(meta_config, model)` as `meta_training.load_prior` returns.
-        task: a `data.Task` with K classes (see `make_task`).
+        task: a `data.Task` (see `make_task`); with K' classes other than
+            the prior's K, the prior's classifier is made K' wide first
+            (`BayesianSupernet.with_num_classes`), and that is the prior
+            the posterior starts from and is compared with.
         config: `AdaptationConfig`.
         verbose: 0 prints nothing; 1 prints each phase as it starts and the
             seconds it took: tracing the inner loop, running its T' steps
@@ -222,12 +273,13 @@ def adapt(prior, task, config, verbose=0):
     """
     meta_config, model = prior
     start_wall, start_cpu = time.perf_counter(), time.process_time()
+    model = model.with_num_classes(task.num_classes)
     net = model.supernet
     w = model.meta_parameters
     inner = meta_config.inner_loop._replace(
         **{
             name: getattr(config, name)
-            for name in ("learning_rate", "arch_learning_rate")
+            for name in ("learning_rate", "arch_learning_rate", "arch_sample")
             if getattr(config, name) is not None
         }
     )
@@ -286,6 +338,16 @@ def adapt(prior, task, config, verbose=0):
         "temperature": float(temperature),
         "learning_rate": inner.learning_rate,
         "arch_learning_rate": inner.arch_learning_rate,
+        "arch_sample": inner.arch_sample,
+        "num_classes": task.num_classes,
+        "image_size": int(task.image_spec.height),
+        # Where the classifier's prior came from (see the module doc).
+        "classifier_prior": (
+            "meta-trained"
+            if task.num_classes == meta_config.num_classes
+            else f"mean of the {meta_config.num_classes} meta-trained "
+            "classes' outputs"
+        ),
         "val_accuracy_prior": before,
         "val_accuracy_posterior": after,
         "wall_seconds": time.perf_counter() - start_wall,
@@ -385,7 +447,9 @@ def run_settings(checkpoint, dataset, config):
     Named as bin/adapt's flags: the prior (`checkpoint`, the path of the
     meta-training run's last checkpoint, and `prior`, that run's settings),
     the `dataset` (a TFDS name or a folder's path; not where it is
-    stored) and the `AdaptationConfig` (`steps` as `adapt_steps`).
+    stored) and the `AdaptationConfig` (`steps` as `adapt_steps`), with
+    `num_classes`, `image_size` and `arch_sample` resolved to the values
+    used (older records, without them, used the prior's).
 
     Args:
         checkpoint: the meta-training run folder.
@@ -400,12 +464,30 @@ def run_settings(checkpoint, dataset, config):
             checkpoint.
     """
     fields = dataclasses.asdict(config)
+    prior = meta_training.read_settings(checkpoint)
+    fields.update(_prior_defaults(prior))
+    fields["num_classes"] = num_classes(
+        config, prior["num_classes"], dataset.num_classes
+    )
+    for name in ("image_size", "arch_sample"):
+        if getattr(config, name) is not None:
+            fields[name] = getattr(config, name)
     return {
         "checkpoint": os.path.abspath(meta_training.latest(checkpoint)),
-        "prior": meta_training.read_settings(checkpoint),
+        "prior": prior,
         "dataset": run_folder.dataset_name(dataset),
         "adapt_steps": fields.pop("steps"),
         **fields,
+    }
+
+
+def _prior_defaults(prior):
+    """The settings an adaptation of before `num_classes`, `image_size`
+    and `arch_sample` existed took from its prior (`prior`: its settings)."""
+    return {
+        "num_classes": prior["num_classes"],
+        "image_size": prior["image_size"],
+        "arch_sample": prior.get("arch_sample", "relaxed"),
     }
 
 
@@ -429,11 +511,13 @@ def claim_output_dir(output_dir, checkpoint, dataset, config, flags=()):
         ValueError: a bad `checkpoint`; `run_folder.RunFolderError`: the
             folder cannot hold this adaptation.
     """
+    settings = run_settings(checkpoint, dataset, config)
     return run_folder.claim(
         output_dir,
         RUN_KIND,
-        run_settings(checkpoint, dataset, config),
+        settings,
         older_files=(POSTERIOR_FILE,),
+        defaults=_prior_defaults(settings["prior"]),
         flags=flags,
     )
 

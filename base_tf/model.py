@@ -11,6 +11,17 @@ Initial prior (the paper leaves it open; our choice): alpha = 0 (every op
 equally likely), mu He-normal (std sqrt(2 / fan_in) per weight tensor, seeded),
 sigma = `prior_sigma` for every weight (0.02 by default: small next to the
 He scale of a 3x3x16 kernel, ~0.1, so sampled networks stay trainable).
+
+A prior for another number of classes K' (`with_num_classes`, used when a
+dataset is adapted to with K' != K classes): every part of W but the
+classifier is kept; each of the K' classes' classifier weights starts from
+the prior's classifier averaged over its K meta-trained classes (the mean
+of mu, and the mean of sigma, column by column; the bias alike). Tasks
+relabel their classes at random, so no meta-trained output stands for a
+class of its own: the K columns are K estimates of one exchangeable
+class prior, and their mean is that prior's best estimate. Equal columns
+do not stay equal: each class's cross-entropy gradient differs by its
+labels, and the weights' noise differs per column.
 """
 
 import keras
@@ -18,6 +29,8 @@ import tensorflow as tf
 
 from base_tf.inference import VariationalParameters, rho_for_sigma
 from base_tf.supernet import Supernet
+
+CLASSIFIER = ("classifier/kernel", "classifier/bias")
 
 
 @keras.saving.register_keras_serializable(package="base_tf")
@@ -91,6 +104,47 @@ class BayesianSupernet(keras.Model):
         self.alpha.assign(w.logits)
         self.mu.assign(w.mu)
         self.rho.assign(w.rho)
+
+    def with_num_classes(self, num_classes):
+        """This prior with a classifier of `num_classes` outputs.
+
+        The same W but the classifier, whose every output starts from the
+        mean of this prior's outputs (see the module doc). `self` when
+        `num_classes` is this prior's K.
+
+        Args:
+            num_classes: K', an int >= 1.
+
+        Returns:
+            A `BayesianSupernet`.
+        """
+        net = self.supernet
+        if num_classes == net.num_classes:
+            return self
+        model = BayesianSupernet(
+            net.space.name,
+            channels=net.channels,
+            num_cells=net.num_cells,
+            num_classes=num_classes,
+            image_channels=net.image_channels,
+            stem_multiplier=net.stem_multiplier,
+            prior_sigma=self.prior_sigma,
+            seed=self.seed,
+        )
+        mu = net.layout.unflatten(tf.convert_to_tensor(self.mu))
+        rho = net.layout.unflatten(tf.convert_to_tensor(self.rho))
+        for name in CLASSIFIER:
+            shape = model.supernet.layout.unflatten(model.mu)[name].shape
+            mean_mu = tf.reduce_mean(mu[name], -1, keepdims=True)
+            mean_sigma = tf.reduce_mean(
+                tf.nn.softplus(rho[name]), -1, keepdims=True
+            )
+            mu[name] = tf.broadcast_to(mean_mu, shape)
+            rho[name] = tf.broadcast_to(rho_for_sigma(mean_sigma), shape)
+        model.alpha.assign(self.alpha)
+        model.mu.assign(model.supernet.layout.flatten(mu))
+        model.rho.assign(model.supernet.layout.flatten(rho))
+        return model
 
     def call(self, images):
         """The prior mean network's logits: theta = mu, z = softmax(alpha)."""

@@ -23,11 +23,19 @@ writes a folder; another one fails at once.
 from bin import cli  # First: it settles TensorFlow's logging (see there).
 
 # isort: split
+import dataclasses
 import os
 
 from absl import flags
 
-from base_tf import adaptation, data, derivation, meta_training, run_folder
+from base_tf import (
+    adaptation,
+    data,
+    derivation,
+    inference,
+    meta_training,
+    run_folder,
+)
 from base_tf.inference import statistics
 from base_tf.search_space import NasBench201Genotype
 
@@ -85,11 +93,34 @@ flags.DEFINE_float(
     "tau, the Gumbel-softmax temperature of q(z|D) (default: the "
     "meta-training run's last).",
 )
+flags.DEFINE_integer(
+    "num_classes",
+    None,
+    "K', the classes to adapt to (default: all of the dataset's, or as "
+    "many as --classes names). A K' other than the prior's K gives every "
+    "output of the classifier the prior's mean output as its prior "
+    "(README, Adapting to your dataset).",
+)
 flags.DEFINE_list(
     "classes",
     None,
-    "The K classes to adapt to, by name or id (default: all when the "
-    "dataset has K, else K drawn with --seed).",
+    "The classes to adapt to, by name or id (default: all of them when "
+    "--num_classes is unset or the dataset's count, else --num_classes "
+    "drawn with --seed).",
+)
+flags.DEFINE_integer(
+    "image_size",
+    None,
+    "Images are resized to this height and width (default: the "
+    "meta-training size; the supernet pools globally, so W serves any).",
+)
+flags.DEFINE_enum(
+    "arch_sample",
+    None,
+    list(inference.SAMPLES),
+    "The z each inner step trains on: relaxed (the Gumbel-softmax "
+    "mixture) or hard (one sampled op an edge, straight-through) "
+    "(default: the meta-training run's).",
 )
 flags.DEFINE_string(
     "split",
@@ -135,6 +166,8 @@ _COUNTS = {
     "batch_size": (1, "the examples in each step's batch, 1 or more"),
     "train_per_class": (1, "the training examples of each class, 1 or more"),
     "val_per_class": (1, "the validation examples of each class, 1 or more"),
+    "num_classes": (2, "the classes to adapt to, 2 or more"),
+    "image_size": (1, "the images' height and width in pixels, 1 or more"),
     "seed": (0, "a seed of 0 or more"),
 }
 # Flags of rates, > 0 when given: what they are.
@@ -178,6 +211,9 @@ def config_from_flags():
         val_per_class=FLAGS.val_per_class,
         rule=FLAGS.rule,
         seed=FLAGS.seed,
+        num_classes=FLAGS.num_classes,
+        image_size=FLAGS.image_size,
+        arch_sample=FLAGS.arch_sample,
     )
 
 
@@ -187,6 +223,14 @@ def main(argv):
     run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
     # Checks the dataset (no image is read yet) and the meta-training run.
     source = data.load_source(FLAGS.dataset, data_dir=FLAGS.data_dir)
+    if config.num_classes is None and config.classes is None:
+        # The default: all of the dataset's classes.
+        config = dataclasses.replace(config, num_classes=source.num_classes)
+    if (config.num_classes or 0) > source.num_classes:
+        raise ValueError(
+            f"--num_classes={config.num_classes}: {source.name} has "
+            f"{source.num_classes} classes; give {source.num_classes} or fewer."
+        )
     # Before any work: the folder is this adaptation's, or refused.
     with adaptation.claim_output_dir(
         FLAGS.output_dir, FLAGS.checkpoint, source, config, flags=FLAGS
@@ -214,8 +258,15 @@ def adapt(config, source):
             f"adapting the {meta_config.search_space} prior of "
             f"{FLAGS.checkpoint} to {task.source_name} "
             f"({', '.join(task.class_names)}): {task.num_train} training, "
-            f"{task.num_val} validation images at {meta_config.image_size}x"
-            f"{meta_config.image_size}, {config.steps} steps"
+            f"{task.num_val} validation images at {task.image_spec.height}x"
+            f"{task.image_spec.width}, {config.steps} steps"
+            + (
+                f"; the classifier's prior for these {task.num_classes} "
+                "classes: the mean of the prior's "
+                f"{meta_config.num_classes} outputs"
+                if task.num_classes != meta_config.num_classes
+                else ""
+            )
         )
         posterior = adaptation.adapt(prior, task, config, verbose=1)
         with cli.phase(f"writing the results to {FLAGS.output_dir}"):

@@ -163,11 +163,15 @@ class AdaptationTest(tf.test.TestCase):
             meta_training.load_prior(no_checkpoint)
         with self.assertRaisesRegex(ValueError, "holds no adapted posterior"):
             adaptation.Posterior.load(empty)
-        two = adaptation.AdaptationConfig(classes=(0, 1), split="test")
-        with self.assertRaisesRegex(data.DataError, "give exactly 3"):
+        eleven = adaptation.AdaptationConfig(num_classes=11, split="test")
+        with self.assertRaisesRegex(data.DataError, "num_classes<=10"):
             adaptation.make_task(
-                "mnist", self.prior[0], two, tfds_testing.data_dir()
+                "mnist", self.prior[0], eleven, tfds_testing.data_dir()
             )
+        with self.assertRaisesRegex(ValueError, "as many classes as"):
+            adaptation.AdaptationConfig(classes=(0, 1), num_classes=3)
+        with self.assertRaisesRegex(ValueError, "arch_sample must be one"):
+            adaptation.AdaptationConfig(arch_sample="soft")
         too_fast = adaptation.AdaptationConfig(
             steps=3,
             batch_size=8,
@@ -177,6 +181,127 @@ class AdaptationTest(tf.test.TestCase):
         )
         with self.assertRaisesRegex(FloatingPointError, "lower --learning"):
             adaptation.adapt(self.prior, self.task, too_fast)
+
+    def test_classifier_prior_of_another_k_is_the_mean_output(self):
+        model = self.prior[1]
+        layout = model.supernet.layout
+        mu = layout.unflatten(model.mu)
+        sigma = layout.unflatten(tf.nn.softplus(model.rho))
+        for k in (2, 10):
+            other = model.with_num_classes(k)
+            other_layout = other.supernet.layout
+            other_mu = other_layout.unflatten(other.mu)
+            other_sigma = other_layout.unflatten(tf.nn.softplus(other.rho))
+            for name in ("classifier/kernel", "classifier/bias"):
+                self.assertEqual(other_mu[name].shape[-1], k)
+                for column in range(k):
+                    self.assertAllClose(
+                        other_mu[name][..., column],
+                        tf.reduce_mean(mu[name], -1),
+                    )
+                    self.assertAllClose(
+                        other_sigma[name][..., column],
+                        tf.reduce_mean(sigma[name], -1),
+                    )
+            # The rest of W is the prior's.
+            self.assertAllEqual(other.alpha, model.alpha)
+            for name, value in mu.items():
+                if not name.startswith("classifier/"):
+                    self.assertAllEqual(other_mu[name], value)
+        self.assertIs(model.with_num_classes(3), model)
+
+    def test_ten_cifar10_classes_at_another_size(self):
+        # The prior is of 3-class MNIST tasks at 8x8.
+        tfds_testing.require_datasets("cifar10")
+        config = adaptation.AdaptationConfig(
+            steps=2,
+            batch_size=8,
+            split="test",
+            train_per_class=4,
+            val_per_class=2,
+            image_size=12,
+            num_classes=10,
+            arch_sample="hard",
+            seed=1,
+        )
+        task = adaptation.make_task(
+            "cifar10", self.prior[0], config, tfds_testing.data_dir()
+        )
+        self.assertEqual(task.num_classes, 10)
+        self.assertEqual(task.train_images.shape[1:], (12, 12, 3))
+        posterior = adaptation.adapt(self.prior, task, config)
+        widened = self.prior[1].with_num_classes(10)
+        self.assertEqual(posterior.params.mu.shape, widened.mu.shape)
+        self.assertTrue(np.isfinite(posterior.params.mu).all())
+        # The same T' steps by hand, from the widened prior, with hard z.
+        images, labels = next(
+            iter(task.train_dataset(8, seed=config.seed).batch(2))
+        )
+        expected, _ = inference.inner_loop(
+            widened.supernet,
+            widened.meta_parameters,
+            images,
+            labels,
+            tiny.CONFIG.inner_loop._replace(arch_sample="hard"),
+            tf.constant(tiny.CONFIG.temperature(tiny.CONFIG.epochs - 1)),
+            tf.constant(float(task.num_train)),
+            tf.constant([config.seed, 0], tf.int64),
+        )
+        for a, b in zip(posterior.params, expected, strict=True):
+            self.assertAllClose(a, b, rtol=1e-5, atol=1e-6)
+        info = posterior.info
+        self.assertEqual(info["num_classes"], 10)
+        self.assertEqual(info["image_size"], 12)
+        self.assertEqual(info["arch_sample"], "hard")
+        self.assertIn("mean of the 3", info["classifier_prior"])
+        out = os.path.join(self.get_temp_dir(), "cifar10")
+        genotype, _ = adaptation.write_outputs(posterior, out)
+        loaded = adaptation.Posterior.load(out)
+        for a, b in zip(loaded.params, posterior.params, strict=True):
+            self.assertAllEqual(a, b)
+        self.assertEqual(loaded.genotype(), genotype)
+        self.assertEqual(loaded.info["num_classes"], 10)
+
+    def test_binary_on_a_folder_of_three_classes(self):
+        root = os.path.join(self.get_temp_dir(), "three")
+        source = data.load_source("mnist", data_dir=tfds_testing.data_dir())
+        split = source.materialize("test", data.ImageSpec(20, 20, 1))
+        for c, name in enumerate(("zero", "one", "two")):
+            folder = os.path.join(root, "train", name)
+            os.makedirs(folder)
+            for index in split.class_indices[c][:10]:
+                tf.io.write_file(
+                    os.path.join(folder, f"{index}.png"),
+                    tf.io.encode_png(split.images[index]),
+                )
+        out = os.path.join(self.get_temp_dir(), "folder_adapted")
+        command = [
+            arg
+            for arg in self._adapt_command(out)
+            if not arg.startswith(("--dataset", "--data_dir", "--classes"))
+        ]
+        process = self._run(
+            [
+                *command,
+                f"--dataset={root}",
+                "--split=train",
+                "--train_per_class=6",
+                "--val_per_class=2",
+                "--image_size=10",
+                "--arch_sample=hard",
+            ]
+        )
+        stdout, stderr = process.communicate(timeout=600)
+        self.assertEqual(process.returncode, 0, stderr[-3000:])
+        self.assertIn("(one, two, zero)", stdout.replace("'", ""))
+        self.assertIn("at 10x10", stdout)
+        posterior = adaptation.Posterior.load(out)
+        self.assertEqual(posterior.info["num_classes"], 3)
+        self.assertEqual(posterior.info["image_size"], 10)
+        self.assertEqual(posterior.info["arch_sample"], "hard")
+        settings = run_folder.read_settings(out)[1]
+        self.assertEqual(settings["num_classes"], 3)
+        self.assertEqual(settings["image_size"], 10)
 
     def _adapt_command(self, out, *extra):
         """bin/adapt on the tiny prior, 2 steps on 3 MNIST classes."""
