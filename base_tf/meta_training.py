@@ -54,7 +54,13 @@ class MetaTrainingConfig:
         channels: C of the supernet's first cells.
         num_cells: the supernet's cells (per stage for NAS-Bench-201).
         num_classes: K, the classes of a task (the classifier's outputs).
-        image_size: tasks' images are image_size x image_size x 3.
+        image_size: tasks' images are image_size x image_size (the size
+            held-out tasks are evaluated at, and adaptation's default).
+        image_sizes: the sizes meta-training tasks are drawn at, or None
+            for `(image_size,)`: task c of every epoch is at
+            `image_sizes[c % len(image_sizes)]`, as the paper draws 8 of
+            each of 32, 64 and 224 pixels among its 24 tasks, so one W
+            serves every size. Must hold `image_size`.
         epochs: E.
         tasks_per_epoch: C.
         inner_steps: T.
@@ -100,6 +106,7 @@ class MetaTrainingConfig:
     prior_sigma: float = 0.02
     seed: int = 0
     checkpoint_every: int = 1
+    image_sizes: tuple | None = None
 
     def __post_init__(self):
         positive = (
@@ -144,8 +151,30 @@ class MetaTrainingConfig:
                 "MetaTrainingConfig.arch_sample must be one of "
                 f"{inference.SAMPLES}, got {self.arch_sample!r}."
             )
+        if self.image_sizes is not None:
+            sizes = tuple(self.image_sizes)
+            object.__setattr__(self, "image_sizes", sizes)
+            if (
+                not sizes
+                or len(set(sizes)) != len(sizes)
+                or not all(
+                    isinstance(v, int) and not isinstance(v, bool) and v >= 1
+                    for v in sizes
+                )
+            ):
+                raise ValueError(
+                    "MetaTrainingConfig.image_sizes must be distinct positive "
+                    f"ints or None, got {self.image_sizes!r}."
+                )
+            if self.image_size not in sizes:
+                raise ValueError(
+                    f"MetaTrainingConfig.image_size={self.image_size} must be "
+                    f"one of image_sizes {list(sizes)}: the size held-out "
+                    "tasks are evaluated at."
+                )
         if self.rho_learning_rate is not None and not (
-            math.isfinite(self.rho_learning_rate) and self.rho_learning_rate >= 0
+            math.isfinite(self.rho_learning_rate)
+            and self.rho_learning_rate >= 0
         ):
             raise ValueError(
                 "MetaTrainingConfig.rho_learning_rate must be a finite "
@@ -164,6 +193,15 @@ class MetaTrainingConfig:
             arch_sample=self.arch_sample,
         )
 
+    @property
+    def sizes(self):
+        """The image sizes of meta-training tasks, in turn."""
+        return self.image_sizes or (self.image_size,)
+
+    def task_size(self, position):
+        """The image size of task `position` (0..C-1) of an epoch."""
+        return self.sizes[position % len(self.sizes)]
+
     def temperature(self, epoch):
         """tau_e = tau_0 * (tau_final / tau_0) ** (e / (E - 1))."""
         if self.epochs == 1:
@@ -174,7 +212,10 @@ class MetaTrainingConfig:
         )
 
     def to_dict(self):
-        return dataclasses.asdict(self)
+        fields = dataclasses.asdict(self)
+        if self.image_sizes is not None:
+            fields["image_sizes"] = list(self.image_sizes)
+        return fields
 
 
 def _task_seed(seed, index):
@@ -207,6 +248,14 @@ class MetaTrainer:
             raise ValueError(
                 f"tasks_per_epoch={config.tasks_per_epoch} must be a multiple "
                 f"of the {replicas} replicas, each adapting one task at a time."
+            )
+        sizes = len(config.sizes)
+        if sizes > 1 and config.tasks_per_epoch % (sizes * replicas):
+            raise ValueError(
+                f"tasks_per_epoch={config.tasks_per_epoch} must be a multiple "
+                f"of the {sizes} image sizes times the {replicas} replica(s): "
+                "an epoch draws as many tasks of each size, and the replicas "
+                "adapt tasks of one size at a time."
             )
         spec = self.tasks.config.image_spec
         if (spec.height, spec.width) != (config.image_size, config.image_size):
@@ -253,16 +302,26 @@ class MetaTrainer:
             if self.is_chief
             else tf.summary.create_noop_writer()
         )
-        # No autograph: the inner loop is an explicit tf.while_loop and the
-        # rest has no data-dependent Python control flow; converting every
-        # function the supernet calls would triple the trace time.
-        self._adapt_step = tf.function(
-            self._adapt_replicas, reduce_retracing=True, autograph=False
-        )
+        # One traced function per image size (`_adapt_step`), so a run of
+        # several sizes never retraces per task.
+        self._adapt_steps = {}
 
     @property
     def supernet(self):
         return self.model.supernet
+
+    def _adapt_step(self, w, inputs, temperature, size=None):
+        """`_adapt_replicas` on tasks of `size` pixels (default: the
+        config's `image_size`), traced once for each size."""
+        size = size or self.config.image_size
+        if size not in self._adapt_steps:
+            # No autograph: the inner loop is an explicit tf.while_loop and
+            # the rest has no data-dependent Python control flow; converting
+            # every function the supernet calls would triple the trace time.
+            self._adapt_steps[size] = tf.function(
+                self._adapt_replicas, reduce_retracing=True, autograph=False
+            )
+        return self._adapt_steps[size](w, inputs, temperature)
 
     def _adapt_one(
         self,
@@ -321,9 +380,16 @@ class MetaTrainer:
         ]
         return tf.nest.pack_sequence_as(per_replica, flat)
 
-    def _task_inputs(self, index, tasks=None):
-        """The T training batches, the validation set and N of task `index`."""
-        task = (tasks or self.tasks).sample(index)
+    def _task_inputs(self, index, tasks=None, size=None):
+        """The T training batches, the validation set and N of task `index`
+        (at `size` pixels; default: the distribution's)."""
+        tasks = tasks or self.tasks
+        spec = tasks.config.image_spec
+        if size is not None and size != spec.height:
+            spec = dataclasses.replace(spec, height=size, width=size)
+            task = tasks.sample(index, image_spec=spec)
+        else:
+            task = tasks.sample(index)
         cfg = self.config
         train = task.train_dataset(
             cfg.batch_size, seed=int(index), drop_remainder=True
@@ -341,8 +407,8 @@ class MetaTrainer:
             _task_seed(cfg.seed, index),
         )
 
-    def _distributed_inputs(self, indices, tasks=None):
-        per_task = [self._task_inputs(i, tasks) for i in indices]
+    def _distributed_inputs(self, indices, tasks=None, size=None):
+        per_task = [self._task_inputs(i, tasks, size) for i in indices]
         if len(per_task) == 1:
             return tuple(tf.convert_to_tensor(x) for x in per_task[0])
         return tuple(
@@ -362,11 +428,20 @@ class MetaTrainer:
         temperature = tf.constant(cfg.temperature(epoch), tf.float32)
         w = self.model.meta_parameters
         delta_sum, num_finite, sums, entropy = None, 0.0, {}, None
+        # Task c of the epoch is at cfg.task_size(c); the replicas of one
+        # call take tasks of one size (c, c + n, ... for n sizes).
+        order = sorted(
+            range(cfg.tasks_per_epoch), key=lambda c: (cfg.task_size(c), c)
+        )
         for start in range(0, cfg.tasks_per_epoch, replicas):
-            first = epoch * cfg.tasks_per_epoch + start
-            inputs = self._distributed_inputs(range(first, first + replicas))
+            positions = order[start : start + replicas]
+            first = epoch * cfg.tasks_per_epoch
+            inputs = self._distributed_inputs(
+                [first + c for c in positions],
+                size=cfg.task_size(positions[0]),
+            )
             delta, finite, metrics, ent = self._adapt_step(
-                w, inputs, temperature
+                w, inputs, temperature, cfg.task_size(positions[0])
             )
             if delta_sum is None:
                 delta_sum, entropy = delta, ent

@@ -58,6 +58,15 @@ flags.DEFINE_list(
     "Those of --datasets kept out of meta-training, to adapt to at the end "
     "as datasets never seen (see --eval_tasks); empty: none.",
 )
+flags.DEFINE_list(
+    "held_out_classes",
+    [],
+    "Classes of --datasets kept out of meta-training and adapted to at "
+    "the end (as --held_out_datasets are): dataset:class entries, a class "
+    "by name, id or (tiny_imagenet) WordNet id; an entry without "
+    "'dataset:' belongs to the last dataset named, e.g. "
+    "tiny_imagenet:n02124075,n02123045.",
+)
 flags.DEFINE_integer(
     "num_classes",
     _DEFAULTS.num_classes,
@@ -66,7 +75,17 @@ flags.DEFINE_integer(
 flags.DEFINE_integer(
     "image_size",
     _DEFAULTS.image_size,
-    "Task images are resized to this height and width.",
+    "Task images are resized to this height and width (with "
+    "--image_sizes: one of them, the size held-out tasks are evaluated at "
+    "and adaptation's default).",
+)
+flags.DEFINE_list(
+    "image_sizes",
+    None,
+    "Sizes meta-training tasks are drawn at, in turn (task c of an epoch "
+    "at the (c mod n)-th; --tasks_per_epoch a multiple of n), so one W "
+    "serves them all, as the paper's 32, 64 and 224; unset: --image_size "
+    "alone.",
 )
 flags.DEFINE_integer(
     "image_channels",
@@ -142,7 +161,16 @@ flags.DEFINE_float(
     "rho_learning_rate",
     _DEFAULTS.rho_learning_rate,
     "The inner loop's step size for rho, the weights' scale parameter "
-    "(sigma = softplus(rho)); unset: --learning_rate.",
+    "(sigma = softplus(rho)); unset: --learning_rate; 0: sigma stays at "
+    "--prior_sigma.",
+)
+flags.DEFINE_enum(
+    "arch_sample",
+    _DEFAULTS.arch_sample,
+    list(inference.SAMPLES),
+    "The z each inner step trains on: relaxed (the Gumbel-softmax sample, "
+    "every op of an edge mixed by its weight) or hard (that sample's "
+    "one-hot argmax with the relaxed gradient, straight-through).",
 )
 flags.DEFINE_float(
     "kl_architecture",
@@ -213,10 +241,19 @@ def config_from_flags():
     from Python, e.g. by a benchmark) keeps its default. A bad value is
     refused naming the flag, not the field."""
     fields = meta_training.MetaTrainingConfig.__dataclass_fields__
+    values = {name: FLAGS[name].value for name in fields if name in FLAGS}
+    if values.get("image_sizes") is not None:
+        try:
+            values["image_sizes"] = [int(v) for v in values["image_sizes"]]
+        except ValueError:
+            raise ValueError(
+                f"--image_sizes={','.join(values['image_sizes'])}: give "
+                "sizes in pixels, e.g. 16,32."
+            ) from None
+        if not values["image_sizes"]:
+            values["image_sizes"] = None
     try:
-        return meta_training.MetaTrainingConfig(
-            **{name: FLAGS[name].value for name in fields if name in FLAGS}
-        )
+        return meta_training.MetaTrainingConfig(**values)
     except ValueError as error:
         # "MetaTrainingConfig.epochs must be ..." -> "--epochs must be ...".
         message = re.sub(
@@ -225,6 +262,24 @@ def config_from_flags():
             str(error),
         )
         raise ValueError(message) from None
+
+
+def held_out_classes(entries):
+    """`{dataset: [class, ...]}` of --held_out_classes entries."""
+    held, dataset = {}, None
+    for entry in entries:
+        if ":" in entry:
+            dataset, entry = entry.rsplit(":", 1)
+        if dataset is None or not entry:
+            raise ValueError(
+                f"--held_out_classes: {entry!r} names no dataset: write the "
+                "first class of each dataset as dataset:class, e.g. "
+                "tiny_imagenet:n02124075."
+            )
+        held.setdefault(dataset, []).append(
+            int(entry) if entry.isdigit() else entry
+        )
+    return held
 
 
 def make_strategy(name):
@@ -277,6 +332,7 @@ def main(argv):
             val_per_class=FLAGS.val_per_class,
         ),
         held_out_sources=FLAGS.held_out_datasets,
+        held_out_classes=held_out_classes(FLAGS.held_out_classes),
         seed=config.seed,
         data_dir=FLAGS.data_dir,
     )
@@ -305,15 +361,25 @@ def meta_train(config, tasks, strategy):
     trainer.train(verbose=1 if trainer.is_chief else 0)
     print(f"meta-training took {time.perf_counter() - start:.1f} s")
     print_prior(trainer.model)
-    if FLAGS.eval_tasks and FLAGS.held_out_datasets:
-        results = trainer.evaluate(tasks.meta_test, FLAGS.eval_tasks)
-        print(
-            f"held-out tasks ({', '.join(FLAGS.held_out_datasets)}), "
-            f"{FLAGS.eval_tasks} of them: validation accuracy "
-            f"{results['val_accuracy_before']:.3f} before and "
-            f"{results['val_accuracy_after']:.3f} after "
-            f"{config.inner_steps} inner steps"
-        )
+    held_out = FLAGS.held_out_datasets or FLAGS.held_out_classes
+    if FLAGS.eval_tasks and held_out:
+        test = tasks.meta_test
+        for name in test.source_probabilities():
+            which = (
+                f"{name}'s held-out classes"
+                if name not in FLAGS.held_out_datasets
+                else name
+            )
+            results = trainer.evaluate(test.only(name), FLAGS.eval_tasks)
+            print(
+                f"held-out tasks of {which} at {config.image_size}x"
+                f"{config.image_size}, {FLAGS.eval_tasks} of them: "
+                "validation accuracy "
+                f"{results['val_accuracy_before']:.3f} before and "
+                f"{results['val_accuracy_after']:.3f} after "
+                f"{config.inner_steps} inner steps",
+                flush=True,
+            )
     print(f"checkpoints and logs: {os.path.abspath(FLAGS.output_dir)}")
 
 

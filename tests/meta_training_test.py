@@ -228,7 +228,116 @@ class MetaTrainingTest(tf.test.TestCase):
         for b, a in zip(before, weights(trainer), strict=True):
             self.assertAllEqual(a, b)
 
+    def test_several_image_sizes_one_trace_each_and_resume(self):
+        config = dataclasses.replace(tiny.CONFIG, image_sizes=(8, 12), epochs=2)
+        straight = meta_training.MetaTrainer(
+            config, tiny.tasks(), self.get_temp_dir() + "/sizes"
+        )
+        straight.train(verbose=0)
+        # One traced function per size, traced once for all the epochs.
+        self.assertEqual(sorted(straight._adapt_steps), [8, 12])
+        for function in straight._adapt_steps.values():
+            self.assertEqual(function.experimental_get_tracing_count(), 1)
+        # The sizes are recorded, read back, and resumed with.
+        path = self.get_temp_dir() + "/sizes_resumed"
+        first = meta_training.MetaTrainer(config, tiny.tasks(), path)
+        first.train_epoch()
+        first.manager.save(checkpoint_number=1)
+        first.run_folder.release()
+        del first
+        self.assertEqual(meta_training.read_config(path), config)
+        self.assertEqual(
+            run_folder.read_settings(path)[1]["image_sizes"], [8, 12]
+        )
+        second = meta_training.MetaTrainer(config, tiny.tasks(), path)
+        second.train(verbose=0)
+        for a, b in zip(weights(straight), weights(second), strict=True):
+            self.assertAllClose(a, b, rtol=1e-5, atol=1e-6)
+        # Other sizes into the same folder are refused, naming them.
+        with self.assertRaisesRegex(
+            run_folder.RunFolderError, r"image_sizes: \[8, 12\] there"
+        ):
+            meta_training.MetaTrainer(
+                dataclasses.replace(config, image_sizes=(8, 16)),
+                tiny.tasks(),
+                path,
+            )
+
+    def test_a_folder_recorded_before_image_sizes_resumes(self):
+        path = self.get_temp_dir() + "/before_sizes"
+        config = dataclasses.replace(tiny.CONFIG, epochs=1)
+        trainer = meta_training.MetaTrainer(config, tiny.tasks(), path)
+        trainer.train(verbose=0)
+        trainer.run_folder.release()
+        del trainer
+        settings_path = os.path.join(path, "settings.json")
+        with open(settings_path) as f:
+            record = json.load(f)
+        self.assertIn("image_sizes", json.dumps(record))
+        # As an older version wrote them: no image_sizes anywhere.
+        for part in (record, record.get("settings", {})):
+            part.pop("image_sizes", None)
+        with open(settings_path, "w") as f:
+            json.dump(record, f)
+        config_path = os.path.join(path, meta_training.CONFIG_FILE)
+        with open(config_path) as f:
+            fields = json.load(f)
+        fields.pop("image_sizes")
+        with open(config_path, "w") as f:
+            json.dump(fields, f)
+        self.assertEqual(meta_training.read_config(path), config)
+        again = meta_training.MetaTrainer(config, tiny.tasks(), path)
+        self.assertEqual(int(again.epoch.numpy()), 1)
+
+    def test_binary_with_sizes_held_out_classes_and_hard_samples(self):
+        config = dataclasses.replace(tiny.CONFIG, epochs=1)
+        path = self.get_temp_dir() + "/binary_sizes"
+        flags = [
+            f
+            for f in tiny.binary_flags(config, path)
+            if not f.startswith("--eval_tasks")
+        ]
+        process = tiny.meta_train_process(
+            [
+                *flags,
+                "--image_sizes=8,12",
+                "--held_out_classes=mnist:7,8,9",
+                "--arch_sample=hard",
+                "--rho_learning_rate=0",
+                "--eval_tasks=1",
+            ]
+        )
+        out, _ = process.communicate(timeout=600)
+        self.assertEqual(process.returncode, 0, out[-3000:])
+        self.assertRegex(
+            out,
+            r"held-out tasks of mnist's held-out classes at 8x8, 1 of them: "
+            r"validation accuracy [0-9.]+ before and [0-9.]+ after",
+        )
+        settings = run_folder.read_settings(path)[1]
+        self.assertEqual(settings["image_sizes"], [8, 12])
+        self.assertEqual(settings["held_out_classes"], {"mnist": [7, 8, 9]})
+        self.assertEqual(settings["arch_sample"], "hard")
+        self.assertEqual(settings["rho_learning_rate"], 0.0)
+        # rho_learning_rate=0 holds sigma at prior_sigma.
+        _, model = meta_training.load_prior(path)
+        self.assertAllClose(
+            tf.nn.softplus(model.rho), tf.fill(model.rho.shape, 0.02)
+        )
+
     def test_bad_config_is_refused(self):
+        with self.assertRaisesRegex(ValueError, "must be one of image_sizes"):
+            dataclasses.replace(tiny.CONFIG, image_sizes=(12, 16))
+        with self.assertRaisesRegex(ValueError, "image_sizes must be"):
+            dataclasses.replace(tiny.CONFIG, image_sizes=(8, 8))
+        with self.assertRaisesRegex(ValueError, "2 image sizes"):
+            meta_training.MetaTrainer(
+                dataclasses.replace(
+                    tiny.CONFIG, image_sizes=(8, 12), tasks_per_epoch=3
+                ),
+                tiny.tasks(),
+                self.get_temp_dir() + "/three",
+            )
         with self.assertRaisesRegex(
             ValueError, "inner_steps must be a positive int"
         ):

@@ -12,6 +12,7 @@ seeded with `[seed, index]`, so a resumed run sees the same tasks.
 """
 
 import copy
+import dataclasses
 
 import numpy as np
 
@@ -48,7 +49,8 @@ class TaskDistribution:
         held_out_sources: Names of sources used for meta-testing only.
         held_out_classes: `{source name: [class id or name, ...]}`: classes
             used for meta-testing only; the rest of that source is
-            meta-training data.
+            meta-training data. A class is named as `Source.class_id`
+            takes it (for `tiny_imagenet` also by WordNet id, "n02124075").
         partition: "meta_train" or "meta_test": which tasks `sample` draws.
         seed: An int >= 0; task `index` is drawn from `[seed, index]`.
         data_dir: Where prepared TFDS datasets are (see `load_source`).
@@ -230,7 +232,34 @@ class TaskDistribution:
                 return ids
         return ()
 
-    def sample(self, index):
+    def only(self, source_name):
+        """This partition's tasks of one source (the others' weights 0).
+
+        Args:
+            source_name: The name of a source with classes in the partition.
+
+        Returns:
+            A `TaskDistribution` sharing this one's sources and seed.
+
+        Raises:
+            DataError: If the source has no classes in the partition.
+        """
+        names = [s.name for s in self._sources]
+        if source_name not in names:
+            raise DataError(
+                f"{source_name!r} is not among the sources {names}."
+            )
+        if not self.class_ids(source_name):
+            raise DataError(
+                f"{source_name!r} has no classes in the {self._partition} "
+                "partition."
+            )
+        view = copy.copy(self)
+        view._weights = [float(n == source_name) for n in names]
+        view._set_partition(self._partition)
+        return view
+
+    def sample(self, index, image_spec=None):
         """Returns task number `index`, a function of (seed, index) only.
 
         A numpy Generator seeded with `[seed, index]` picks a source by
@@ -239,6 +268,9 @@ class TaskDistribution:
 
         Args:
             index: An int >= 0.
+            image_spec: The `ImageSpec` of the task's images; default the
+                config's. The classes and examples drawn do not depend on
+                it: task `index` at two sizes is the same task.
 
         Returns:
             A `Task`.
@@ -254,19 +286,23 @@ class TaskDistribution:
         choice = int(rng.choice(len(self._active), p=self._active_weights))
         source = self._sources[self._active[choice]]
         eligible = self._eligible[choice]
-        self._check_counts(source, eligible)
+        config = self._config
+        if image_spec is not None and image_spec != config.image_spec:
+            config = dataclasses.replace(config, image_spec=image_spec)
+        self._check_counts(source, eligible, config.image_spec)
         k = len(eligible) if self._num_classes is None else self._num_classes
         class_ids = [
             int(c) for c in rng.choice(eligible, size=k, replace=False)
         ]
-        return make_task(source, class_ids, self._config, seed=rng)
+        return make_task(source, class_ids, config, seed=rng)
 
-    def _check_counts(self, source, eligible):
+    def _check_counts(self, source, eligible, image_spec):
         key = (source.name, self._partition)
         if key in self._checked:
             return
+        # Counts do not depend on the size: the split as this task reads it.
         splits = {
-            split: source.task_split(split, self._config.image_spec)
+            split: source.task_split(split, image_spec)
             for split in self._config.required_per_class()
         }
         self._config.check_counts(source, splits, eligible)

@@ -328,6 +328,17 @@ class TfdsSource(Source):
         """The `tfds.core.DatasetBuilder` behind the source."""
         return self._builder
 
+    def class_id(self, class_ref):
+        """The class id of `class_ref`: an id, a class name or, for a
+        dataset whose metadata lists its classes' WordNet ids (`wnids`, as
+        `tiny_imagenet`'s does), a WordNet id such as "n02124075"."""
+        if isinstance(class_ref, str) and class_ref not in self.class_names:
+            metadata = self._builder.info.metadata or {}
+            wnids = list(metadata.get("wnids", ()))
+            if class_ref in wnids:
+                return wnids.index(class_ref)
+        return super().class_id(class_ref)
+
     def num_examples(self, split):
         self.check_split(split)
         return self._builder.info.splits[split].num_examples

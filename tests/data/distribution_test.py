@@ -136,6 +136,44 @@ class TaskDistributionTest(parameterized.TestCase, tf.test.TestCase):
         self.assertIs(dist.meta_test.sources, dist.sources)
         self.assertEqual(dist.meta_test.meta_train.class_ids("mnist"), ())
 
+    def test_a_task_at_another_size_is_the_same_task(self):
+        dist = self._dist(held_out_sources=["mnist"])
+        small = dist.sample(3)
+        large = dist.sample(3, image_spec=ImageSpec(24, 24, 3))
+        self.assertEqual(large.train_images.shape[1:], (24, 24, 3))
+        self.assertEqual(small.class_ids, large.class_ids)
+        self.assertAllEqual(small.train_indices, large.train_indices)
+        self.assertAllEqual(small.val_indices, large.val_indices)
+
+    def test_only_one_source(self):
+        dist = self._dist(held_out_sources=["mnist", "fashion_mnist"])
+        test = dist.meta_test.only("fashion_mnist")
+        self.assertEqual(
+            test.source_probabilities(), {"fashion_mnist": 1.0, "mnist": 0.0}
+        )
+        self.assertEqual(test.sample(0).source_name, "fashion_mnist")
+        with self.assertRaisesRegex(DataError, "has no classes"):
+            dist.meta_test.only("cifar10")
+        with self.assertRaisesRegex(DataError, "not among the sources"):
+            dist.only("svhn")
+
+    def test_held_out_by_wordnet_id(self):
+        tfds_testing.require_datasets("tiny_imagenet")
+        dist = TaskDistribution(
+            ["tiny_imagenet"],
+            2,
+            config=TaskConfig(
+                ImageSpec(16, 16, 3),
+                train_split="validation",
+                train_per_class=20,
+                val_per_class=5,
+            ),
+            held_out_classes={"tiny_imagenet": ["n02124075", "tabby"]},
+            data_dir=tfds_testing.data_dir(),
+        )
+        task = dist.meta_test.sample(0)
+        self.assertCountEqual(task.class_names, ["Egyptian_cat", "tabby"])
+
     def test_sources_are_any_spec(self):
         sources = [
             data.load_source("cifar10", data_dir=tfds_testing.data_dir())
