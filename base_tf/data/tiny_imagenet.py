@@ -34,6 +34,22 @@ from base_tf.data import random_access
 NUM_CLASSES = 200
 IMAGE_SHAPE = (64, 64, 3)
 # The folder the official zip extracts to, and the zip itself.
+# The WordNet ids of the classes that overlap CIFAR-10's (cat, dog, bird,
+# frog, automobile, truck, ship, and a deer-like gazelle;
+# ../shared/data/README.md): held out of meta-training when CIFAR-10 is the
+# unseen dataset, as configs/imagenet_tiny.cfg does.
+CIFAR10_OVERLAP = (
+    "n02124075", "n02123045", "n02123394",  # cat
+    "n02106662", "n02099712", "n02099601", "n02094433", "n02085620",
+    "n02113799",  # dog
+    "n02058221", "n02056570", "n01855672", "n02002724",  # bird
+    "n01641577", "n01644900",  # frog
+    "n04285008", "n03100240", "n02814533", "n03670208",  # automobile
+    "n03796401", "n03977966",  # truck
+    "n03662601", "n03447447",  # ship
+    "n02423022",  # gazelle (deer-like)
+)  # fmt: skip
+
 FOLDER = "tiny-imagenet-200"
 ZIP = "tiny-imagenet-200.zip"
 
