@@ -1,0 +1,510 @@
+"""Is the derived cell better than a random one? BASE's search, measured.
+
+    PYTHONPATH=. python benchmarks/search_quality.py             # 1 seed
+    PYTHONPATH=. python benchmarks/search_quality.py --quick     # smoke run
+    PYTHONPATH=. python benchmarks/search_quality.py \\
+        --variants=full,no_kl,point_weights,relaxed,no_meta --seeds=0,1,2
+
+In the NAS-Bench-201 space, for each pipeline seed and each variant of the
+method (`VARIANTS`, the ablations):
+
+1. meta-train a supernet on 5-class tasks of ImageNet classes
+   (Tiny-ImageNet without the classes that overlap CIFAR-10's; CIFAR-10 is
+   never seen);
+2. adapt the meta-trained prior to a CIFAR-10 task with `--adapt_steps`
+   inner steps and derive the cell; also derive the zero-shot cell of the
+   prior alone (0 steps) and, for reference, the cells the same inner loop
+   finds from the untrained W_0 with the same steps and with 10x the steps;
+3. train every derived cell, and `--num_random` uniformly random cells,
+   from scratch with one fixed short recipe on CIFAR-10 (`RECIPE`), over
+   `--train_seeds` training seeds, and rank each derived cell among the
+   random ones by mean test accuracy.
+
+The recipe, and why: the NAS-Bench-201 network at reduced width and depth
+(C=8, one cell a stage: 3 searched cells, 2 residual reductions), trained
+on 5,000 CIFAR-10 training images at 16x16 (the size meta-training and
+adaptation use) for 8 epochs with SGD (momentum 0.9, learning rate 0.05
+cosine-decayed to 0, weight decay 5e-4, batch 64; pad-and-crop and flips)
+and tested on 2,000 test images. NAS-Bench-201 trains its cells the same
+way (SGD, cosine, weight decay 5e-4, no cutout, no drop-path) for 200
+epochs at 32x32; this is the largest version of it that trains a cell in
+about a minute on 2 CPU cores, so that ten random cells and the searched
+ones fit in the harness's two hours. What a short recipe can show: the
+order of clearly different cells (none or one convolution against
+several), not the order of near-optimal ones.
+
+Every trained cell is a `training.train` run folder under `--work_dir`
+(keyed by architecture, recipe and seed), so a rerun, or another variant
+that derives the same cell, reuses it; meta-training runs resume likewise.
+Results go to `--out` (.json with every figure, .txt with the tables).
+"""
+
+import argparse
+import dataclasses
+import hashlib
+import json
+import os
+import statistics as stats
+import sys
+import time
+import warnings
+
+import keras
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from base_tf import (  # noqa: E402
+    adaptation,
+    data,
+    derivation,
+    meta_training,
+    search_space,
+    training,
+)
+from base_tf.inference import statistics  # noqa: E402
+
+# Per space: the supernet's and the trained network's cells, and the
+# published genotypes trained beside the searched ones.
+SPACES = {
+    "nas_bench_201": {"num_cells": 1, "published": ()},
+    "darts": {"num_cells": 5, "published": ("DARTS_V2", "CIFAR_TUNED")},
+}
+
+# The method's variants: MetaTrainingConfig fields over `meta_config`'s.
+# "full" is BASE as shipped (relaxed samples, SGD on the logits); the rest
+# change one lever each (the ablations), or two (adam_hard).
+VARIANTS = {
+    "full": {},
+    # Hard (straight-through) Gumbel samples, as GDAS.
+    "hard": {"arch_sample": "hard"},
+    # A preconditioned step for the logits: Adam, step size 0.1.
+    "adam": {"arch_optimizer": "adam", "arch_learning_rate": 0.1},
+    "adam_hard": {
+        "arch_optimizer": "adam",
+        "arch_learning_rate": 0.1,
+        "arch_sample": "hard",
+    },
+    "no_kl": {"kl_architecture": 0.0, "kl_weights": 0.0},
+    # Point-estimate weights: sigma tiny and frozen, no weight KL.
+    "point_weights": {
+        "prior_sigma": 1e-4,
+        "rho_learning_rate": 0.0,
+        "kl_weights": 0.0,
+    },
+    # No meta-training: adaptation runs from W_0.
+    "no_meta": {},
+}
+
+# Meta-training datasets (CIFAR-10 is the unseen target): ImageNet classes,
+# as the paper meta-trains on, without those that overlap CIFAR-10's.
+META_DATASETS = ("tiny_imagenet",)
+HELD_OUT_CLASSES = {"tiny_imagenet": data.tiny_imagenet.CIFAR10_OVERLAP}
+TARGET = "cifar10"
+
+
+def recipe(args, seed):
+    return training.TrainingConfig(
+        epochs=args.train_epochs,
+        batch_size=64,
+        learning_rate=0.05,
+        momentum=0.9,
+        weight_decay=5e-4,
+        grad_clip=5.0,
+        auxiliary_weight=0.0,
+        drop_path=0.0,
+        cutout=0,
+        augment=True,
+        seed=seed,
+        max_train_examples=args.train_examples,
+        max_test_examples=args.test_examples,
+    )
+
+
+def meta_config(args, variant, seed):
+    base = meta_training.MetaTrainingConfig(
+        search_space=args.space,
+        channels=8,
+        num_cells=SPACES[args.space]["num_cells"],
+        num_classes=5,
+        image_size=args.image_size,
+        epochs=args.meta_epochs,
+        tasks_per_epoch=4,
+        inner_steps=args.inner_steps,
+        batch_size=16,
+        seed=seed,
+        **json.loads(args.method),
+    )
+    return dataclasses.replace(base, **VARIANTS[variant])
+
+
+def task_distribution(config, args):
+    return data.TaskDistribution(
+        list(args.meta_datasets.split(",")),
+        num_classes=config.num_classes,
+        config=data.TaskConfig(
+            data.ImageSpec(config.image_size, config.image_size, 3),
+            train_per_class=50,
+            val_per_class=20,
+        ),
+        seed=config.seed,
+        data_dir=args.data_dir,
+        held_out_classes={
+            name: classes
+            for name, classes in HELD_OUT_CLASSES.items()
+            if name in args.meta_datasets.split(",")
+        },
+    )
+
+
+def parameter_free_ops(space):
+    """The space's ops that have no weights, found by building each."""
+    free = set()
+    for op in search_space.get_space(space).ops:
+        layer = search_space.make_op(op, 4)
+        layer.build((1, 8, 8, 4))
+        if not layer.count_params():
+            free.add(op)
+    return free
+
+
+def has_parametric_path(genotype, free):
+    """Whether some input-to-output path of the (normal) cell goes through
+    an op with weights (a cell without one has collapsed)."""
+    if isinstance(genotype, search_space.NasBench201Genotype):
+        inputs, nodes = 1, genotype.nodes
+        outputs = [len(nodes)]
+    else:
+        inputs = 2
+        pairs = genotype.normal
+        nodes = [pairs[k : k + 2] for k in range(0, len(pairs), 2)]
+        outputs = list(genotype.normal_concat)
+    # best[node]: 0 no path from an input, 1 parameter-free paths only,
+    # 2 a path through an op with weights.
+    best = dict.fromkeys(range(inputs), 1)
+    for j, node in enumerate(nodes, start=inputs):
+        value = 0
+        for op, i in node:
+            if op == "none" or not best.get(i):
+                continue
+            value = max(value, best[i] if op in free else 2)
+        best[j] = value
+    return max(best[j] for j in outputs) == 2
+
+
+def cell_text(genotype):
+    """A genotype on one line: NAS-Bench-201's string, or DARTS's cells."""
+    return " ; ".join(str(genotype).splitlines())
+
+
+def md(text):
+    """`text` as code in a Markdown table cell (its '|' escaped)."""
+    return "`" + text.replace("|", "\\|") + "`"
+
+
+def adapt_cell(prior, args, steps, seed):
+    """Adapts `prior` to the CIFAR-10 task with `steps` inner steps."""
+    config = adaptation.AdaptationConfig(
+        steps=steps,
+        batch_size=16,
+        train_per_class=100,
+        val_per_class=20,
+        seed=seed,
+    )
+    meta, model = prior
+    task = adaptation.make_task(
+        TARGET, meta, config, args.data_dir, model.supernet.image_channels
+    )
+    posterior = adaptation.adapt(prior, task, config)
+    stats_ = posterior.info["posterior_statistics"]
+    genotype = posterior.genotype()
+    return {
+        "arch": cell_text(genotype),
+        "genotype": genotype.to_json(),
+        "steps": steps,
+        "relative_entropy": stats_["relative_entropy"],
+        "val_accuracy": posterior.info["val_accuracy_posterior"],
+        "seconds": posterior.info["wall_seconds"],
+    }
+
+
+def train_cell(genotype, args, seed):
+    """Test accuracy of `genotype` trained with the recipe (cached on
+    disk)."""
+    config = recipe(args, seed)
+    size = (args.image_size, args.train_channels, args.train_cells)
+    key = hashlib.sha1(
+        json.dumps(
+            [genotype.to_json(), dataclasses.asdict(config), size],
+            sort_keys=True,
+        ).encode()
+    ).hexdigest()[:12]
+    folder = os.path.join(args.work_dir, "cells", f"{key}_s{seed}")
+    keras.backend.clear_session()
+    start = time.perf_counter()
+    result = training.train(
+        genotype,
+        TARGET,
+        config,
+        folder,
+        image_spec=data.ImageSpec(args.image_size, args.image_size, 3),
+        channels=args.train_channels,
+        num_cells=args.train_cells,
+        data_dir=args.data_dir,
+        verbose=0,
+    )
+    return result.test_accuracy, time.perf_counter() - start
+
+
+def random_cells(args):
+    """`--num_random` distinct genotypes drawn uniformly: each edge's op
+    (NAS-Bench-201), or each node's two (input, op) slots (DARTS)."""
+    space = search_space.get_space(args.space)
+    rng = np.random.default_rng(args.random_seed)
+    uniform = np.ones((len(space.cell_types), space.num_edges, space.num_ops))
+    cells = {}
+    while len(cells) < args.num_random:
+        genotype = derivation.sample(space, uniform, rng)
+        cells.setdefault(cell_text(genotype), genotype)
+    return cells
+
+
+def search(args, variant, seed, log):
+    """Meta-trains (unless no_meta) and derives the variant's cells."""
+    config = meta_config(args, variant, seed)
+    tasks = task_distribution(config, args)
+    folder = os.path.join(args.work_dir, "meta", f"{variant}_s{seed}")
+    start = time.perf_counter()
+    history = []
+    if variant == "no_meta":
+        model = meta_training._prior_model(config)
+    else:
+        trainer = meta_training.MetaTrainer(config, tasks, folder)
+        history = trainer.train(verbose=0)
+        model = trainer.model
+    meta_seconds = time.perf_counter() - start
+    prior = (config, model)
+    w = model.meta_parameters
+    out = {
+        "variant": variant,
+        "seed": seed,
+        "config": config.to_dict(),
+        "meta_seconds": meta_seconds,
+        "prior": statistics.summary(w),
+        "max_abs_alpha": float(np.abs(np.asarray(w.logits)).max()),
+        # The last epoch's tasks: the prior's and the adapted posteriors'
+        # validation accuracy (empty when meta-training had already ended).
+        "last_epoch": {
+            k: v
+            for k, v in (history[-1] if history else {}).items()
+            if k.startswith("val_accuracy")
+        },
+        "cells": {},
+    }
+    out["cells"]["adapted"] = adapt_cell(prior, args, args.adapt_steps, seed)
+    if variant != "no_meta":
+        out["cells"]["zero_shot"] = adapt_cell(prior, args, 0, seed)
+    if variant == "full":
+        w0 = (config, meta_training._prior_model(config))
+        out["cells"]["w0"] = adapt_cell(w0, args, args.adapt_steps, seed)
+        out["cells"]["w0_10x"] = adapt_cell(
+            w0, args, 10 * args.adapt_steps, seed
+        )
+    log(
+        f"[{variant}, seed {seed}] meta-training {meta_seconds:.0f} s; "
+        f"prior rel. entropy {out['prior']['relative_entropy']:.4f}, "
+        f"max |alpha| {out['max_abs_alpha']:.3g}, sigma "
+        f"{out['prior']['sigma_mean']:.5f} "
+        f"[{out['prior']['sigma_min']:.5f}, {out['prior']['sigma_max']:.5f}]"
+        + "".join(f", {k} {v:.3f}" for k, v in out["last_epoch"].items())
+    )
+    for name, cell in out["cells"].items():
+        log(
+            f"  {name:9s} {cell['arch']}  steps {cell['steps']}, rel. "
+            f"entropy {cell['relative_entropy']:.3f}, val acc "
+            f"{cell['val_accuracy']:.3f}"
+        )
+    return out
+
+
+def accuracy_of(genotype, args, trained, log):
+    arch = cell_text(genotype)
+    if arch not in trained:
+        accs = []
+        for s in range(args.train_seeds):
+            acc, seconds = train_cell(genotype, args, s)
+            accs.append(acc)
+            log(f"    trained {arch} seed {s}: {acc:.4f} ({seconds:.0f} s)")
+        trained[arch] = accs
+    return trained[arch]
+
+
+def summary(accs):
+    mean = stats.mean(accs)
+    std = stats.stdev(accs) if len(accs) > 1 else 0.0
+    return mean, std
+
+
+def rank_among(mean, random_means):
+    """1 + the random cells strictly better: 1 is best."""
+    return 1 + sum(m > mean for m in random_means)
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--space", default="nas_bench_201", choices=SPACES)
+    parser.add_argument("--variants", default="full")
+    parser.add_argument("--seeds", default="0")
+    parser.add_argument("--num_random", type=int, default=10)
+    parser.add_argument("--random_seed", type=int, default=1234)
+    parser.add_argument("--train_seeds", type=int, default=2)
+    parser.add_argument("--train_epochs", type=int, default=8)
+    parser.add_argument("--train_examples", type=int, default=5000)
+    parser.add_argument("--test_examples", type=int, default=2000)
+    parser.add_argument("--image_size", type=int, default=16)
+    parser.add_argument("--train_channels", type=int, default=8)
+    parser.add_argument(
+        "--train_cells",
+        type=int,
+        default=None,
+        help="the trained network's cells (default: the supernet's)",
+    )
+    parser.add_argument("--meta_epochs", type=int, default=20)
+    parser.add_argument("--inner_steps", type=int, default=5)
+    parser.add_argument("--adapt_steps", type=int, default=20)
+    parser.add_argument(
+        "--method",
+        default="{}",
+        help="JSON of MetaTrainingConfig fields every variant starts from",
+    )
+    parser.add_argument("--meta_datasets", default=",".join(META_DATASETS))
+    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("--work_dir", default="runs/search_quality")
+    parser.add_argument(
+        "--out",
+        default=None,
+        help="default: benchmarks/results/search_quality_<space>",
+    )
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument(
+        "--search_only",
+        action="store_true",
+        help="derive the cells and stop (no training): for exploring",
+    )
+    args = parser.parse_args()
+    # A cell whose node feeds only "none" edges leaves weights without a
+    # gradient; Keras warns at every step of its training.
+    warnings.filterwarnings("ignore", message="Gradients do not exist")
+    if args.quick:
+        args.num_random, args.train_seeds, args.train_epochs = 3, 1, 1
+        args.train_examples, args.test_examples = 1000, 500
+        args.meta_epochs, args.inner_steps, args.adapt_steps = 2, 2, 3
+    if args.train_cells is None:
+        args.train_cells = SPACES[args.space]["num_cells"]
+    if args.out is None:
+        args.out = f"benchmarks/results/search_quality_{args.space}"
+    variants = args.variants.split(",")
+    unknown = sorted(set(variants) - set(VARIANTS))
+    if unknown:
+        parser.error(f"unknown variants {unknown}; known: {list(VARIANTS)}")
+    seeds = [int(s) for s in args.seeds.split(",")]
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    lines = []
+
+    def log(text):
+        print(text, flush=True)
+        lines.append(text)
+
+    settings = {k: v for k, v in vars(args).items()}
+    log(f"settings: {json.dumps(settings, sort_keys=True)}")
+    started = time.perf_counter()
+    free = parameter_free_ops(args.space)
+    searches = []
+    for seed in seeds:
+        for variant in variants:
+            searches.append(search(args, variant, seed, log))
+    for result in searches:
+        for cell in result["cells"].values():
+            cell["collapsed"] = not has_parametric_path(
+                search_space.genotype_from_json(cell["genotype"]), free
+            )
+    if args.search_only:
+        for result in searches:
+            cells = result["cells"].items()
+            collapsed = [name for name, c in cells if c["collapsed"]]
+            log(f"{result['variant']} s{result['seed']} collapsed: {collapsed}")
+        return
+    trained = {}
+    randoms = random_cells(args)
+    log(f"\ntraining {len(randoms)} random cells")
+    random_rows = []
+    for arch, genotype in randoms.items():
+        mean, std = summary(accuracy_of(genotype, args, trained, log))
+        random_rows.append((arch, mean, std))
+    random_means = [m for _, m, _ in random_rows]
+    published = []
+    for name in SPACES[args.space]["published"]:
+        genotype = search_space.get_genotype(name)
+        mean, std = summary(accuracy_of(genotype, args, trained, log))
+        rank = rank_among(mean, random_means)
+        published.append((name, cell_text(genotype), mean, std, rank))
+    log("\ntraining the derived cells")
+    for result in searches:
+        for cell in result["cells"].values():
+            genotype = search_space.genotype_from_json(cell["genotype"])
+            accs = accuracy_of(genotype, args, trained, log)
+            cell["test_accuracies"] = accs
+            cell["mean"], cell["std"] = summary(accs)
+            cell["rank"] = rank_among(cell["mean"], random_means)
+    elapsed = time.perf_counter() - started
+    log(
+        f"\nCIFAR-10 test accuracy, {args.space} network C="
+        f"{args.train_channels}, {args.train_cells} cells"
+        f"{' a stage' if args.space == 'nas_bench_201' else ''}, at "
+        f"{args.image_size}x{args.image_size}, {args.train_epochs} epochs on "
+        f"{args.train_examples} images, {args.train_seeds} training seeds; "
+        f"rank among {len(randoms)} random cells (1 = best)\n"
+    )
+    log("| cell | architecture | accuracy | rank |")
+    log("|---|---|---|---|")
+    for arch, mean, std in sorted(random_rows, key=lambda r: -r[1]):
+        log(f"| random | {md(arch)} | {mean:.4f} +- {std:.4f} | |")
+    for name, arch, mean, std, rank in published:
+        log(
+            f"| {name} | {md(arch)} | {mean:.4f} +- {std:.4f} | "
+            f"{rank}/{len(randoms) + 1} |"
+        )
+    for result in searches:
+        for name, cell in result["cells"].items():
+            flag = " COLLAPSED" if cell["collapsed"] else ""
+            log(
+                f"| {result['variant']} s{result['seed']} {name} "
+                f"({cell['steps']} steps) | {md(cell['arch'])} | "
+                f"{cell['mean']:.4f} +- {cell['std']:.4f} | "
+                f"{cell['rank']}/{len(randoms) + 1}{flag} |"
+            )
+    log(f"\ntotal {elapsed / 60:.1f} min")
+    with open(args.out + ".json", "w") as f:
+        json.dump(
+            {
+                "settings": settings,
+                "random": [
+                    {"arch": a, "mean": m, "std": s, "accs": trained[a]}
+                    for a, m, s in random_rows
+                ],
+                "published": [
+                    {"name": n, "arch": a, "mean": m, "std": s, "rank": r}
+                    for n, a, m, s, r in published
+                ],
+                "searches": searches,
+                "minutes": elapsed / 60,
+            },
+            f,
+            indent=1,
+        )
+    with open(args.out + ".txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
