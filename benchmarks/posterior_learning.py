@@ -3,6 +3,7 @@ after meta-training, per inner-loop variant, on real data.
 
     PYTHONPATH=. python benchmarks/posterior_learning.py            # ~25 min
     PYTHONPATH=. python benchmarks/posterior_learning.py --quick    # ~4 min
+    PYTHONPATH=. python benchmarks/posterior_learning.py --snr      # ~1 min
 
 For each variant of the inner loop (see `VARIANTS`) and each seed, this
 meta-trains a NAS-Bench-201 supernet (1 cell a stage) on 5-class tasks of
@@ -134,6 +135,66 @@ def gradient_scales(args, data_dir):
     }
 
 
+def gradient_snr(args, data_dir, temperature, hard, batches=8, samples=16):
+    """Signal-to-noise ratio of the logits' one-sample ELBO gradient at W_0.
+
+    On `batches` batches of 64 images of a CIFAR-10 task, `samples`
+    Gumbel (and weight) noise draws each: the median over the logits of
+    |mean| / std of the gradient. Also the share of its spread that is the
+    noise (the std over draws on a batch, over the std over everything).
+
+    Returns:
+        `(median SNR of one sample, median SNR of the mean of the
+        `samples` draws on a batch, noise share)`.
+    """
+    config = base_config(args, 0)
+    model = meta_training._prior_model(config)
+    w = model.meta_parameters
+    adapt_config = adaptation.AdaptationConfig(
+        steps=1, batch_size=64, train_per_class=100, val_per_class=20
+    )
+    task = adaptation.make_task("cifar10", config, adapt_config, data_dir)
+    data_batches = list(task.train_dataset(64, seed=0).take(batches))
+    weights = inference.ElboWeights(
+        config.kl_architecture, config.kl_weights, task.num_train
+    )
+
+    @tf.function(autograph=False)
+    def gradient(images, labels, seed):
+        with tf.GradientTape() as tape:
+            tape.watch(w.logits)
+            terms = inference.elbo(
+                model.supernet,
+                w,
+                w,
+                images,
+                labels,
+                tf.constant(temperature),
+                weights,
+                seed,
+                hard=hard,
+            )
+        return tape.gradient(terms.elbo, w.logits)
+
+    grads = np.stack(
+        [
+            np.stack(
+                [
+                    gradient(x, y, tf.constant([s, b])).numpy().ravel()
+                    for s in range(samples)
+                ]
+            )
+            for b, (x, y) in enumerate(data_batches)
+        ]
+    )  # [batches, samples, logits]
+    flat = grads.reshape(-1, grads.shape[-1])
+    one = np.median(np.abs(flat.mean(0)) / flat.std(0))
+    averaged = grads.mean(1)
+    mean_of_draws = np.median(np.abs(averaged.mean(0)) / averaged.std(0))
+    noise_share = float(np.mean(grads.std(1).mean(0) / flat.std(0)))
+    return float(one), float(mean_of_draws), noise_share
+
+
 def run(args, name, overrides, seed, data_dir):
     config = dataclasses.replace(base_config(args, seed), **overrides)
     out = tempfile.mkdtemp(prefix="posterior_learning_")
@@ -194,7 +255,28 @@ def main():
         action="store_true",
         help="1 seed, 3 epochs, 5 adaptation steps: a smoke run",
     )
+    parser.add_argument(
+        "--snr",
+        action="store_true",
+        help="only measure the logits' gradient signal-to-noise ratio at "
+        "W_0 on CIFAR-10 batches, per temperature and sample kind",
+    )
     args = parser.parse_args()
+    if args.snr:
+        print(
+            "temperature  sample   SNR (1 draw)  SNR (mean of 16)  noise share"
+        )
+        for temperature in (1.0, 0.2):
+            for hard in (False, True):
+                one, many, share = gradient_snr(
+                    args, args.data_dir, temperature, hard
+                )
+                print(
+                    f"{temperature:11.1f}  {'hard' if hard else 'relaxed':7s}"
+                    f"  {one:12.3f}  {many:16.3f}  {share:11.2f}",
+                    flush=True,
+                )
+        return
     if args.quick:
         args.seeds, args.epochs, args.adapt_steps = 1, 3, 5
     names = [v.strip() for v in args.variants.split(",")]
