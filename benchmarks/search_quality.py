@@ -85,6 +85,15 @@ VARIANTS = {
         "arch_learning_rate": 0.1,
         "arch_sample": "hard",
     },
+    # The Gumbel-softmax temperature held at 1 through meta-training and
+    # adaptation (by default it falls to 0.2, where the logits' gradient
+    # is 3.5x noisier: benchmarks/results/gradient_snr.txt).
+    "adam_t1": {
+        "arch_optimizer": "adam",
+        "arch_learning_rate": 0.1,
+        "final_temperature": 1.0,
+    },
+    "hard_t1": {"arch_sample": "hard", "final_temperature": 1.0},
     "no_kl": {"kl_architecture": 0.0, "kl_weights": 0.0},
     # Point-estimate weights: sigma tiny and frozen, no weight KL.
     "point_weights": {
@@ -350,6 +359,35 @@ def rank_among(mean, random_means):
     return 1 + sum(m > mean for m in random_means)
 
 
+def report(paths):
+    """One table of every search in the result files `paths` (.json):
+    the ablation table of the README."""
+    print(
+        "| variant | seed | prior: rel. entropy, max \\|alpha\\| | cell | "
+        "steps | q(z\\|D) rel. entropy | architecture | CIFAR-10 accuracy "
+        "| rank |"
+    )
+    print("|---|---|---|---|---|---|---|---|---|")
+    for path in paths:
+        with open(path) as f:
+            results = json.load(f)
+        num_random = len(results["random"])
+        for result in results["searches"]:
+            prior = (
+                f"{result['prior']['relative_entropy']:.4f}, "
+                f"{result['max_abs_alpha']:.3g}"
+            )
+            for name, cell in result["cells"].items():
+                flag = " collapsed" if cell["collapsed"] else ""
+                print(
+                    f"| {result['variant']} | {result['seed']} | {prior} | "
+                    f"{name} | {cell['steps']} | "
+                    f"{cell['relative_entropy']:.3f} | {md(cell['arch'])} | "
+                    f"{cell['mean']:.4f} +- {cell['std']:.4f} | "
+                    f"{cell['rank']}/{num_random + 1}{flag} |"
+                )
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--space", default="nas_bench_201", choices=SPACES)
@@ -391,7 +429,16 @@ def main():
         action="store_true",
         help="derive the cells and stop (no training): for exploring",
     )
+    parser.add_argument(
+        "--report",
+        nargs="+",
+        metavar="JSON",
+        help="print one table of the searches in these result files, and stop",
+    )
     args = parser.parse_args()
+    if args.report:
+        report(args.report)
+        return
     # A cell whose node feeds only "none" edges leaves weights without a
     # gradient; Keras warns at every step of its training.
     warnings.filterwarnings("ignore", message="Gradients do not exist")
