@@ -1,211 +1,164 @@
 """Does meta-training help? Meta-trained W against W_0 on held-out tasks.
 
-    PYTHONPATH=. .venv/bin/python benchmarks/meta_learning_evidence.py
+    PYTHONPATH=. python benchmarks/meta_learning_evidence.py \
+        --flagfile=configs/prior_nas_bench_201.cfg --seeds=0,1,2 \
+        --meta_test_tasks=10
 
-For each seed, on real data (TFDS mnist, fashion_mnist, cifar10, prepared in
-~/tensorflow_datasets):
+The settings are a `bin/meta_train` config's: this script defines
+bin/meta_train's flags by importing it, reads them (a --flagfile, then any
+flag after it) into a `MetaTrainingConfig` with
+`bin.meta_train.config_from_flags`, and builds the task distribution with
+`bin.meta_train.task_distribution`, so a shipped config runs here exactly
+as `python -m bin.meta_train --flagfile=...` runs it. Without --flagfile,
+`configs/prior_nas_bench_201.cfg` is read (run from the repository's
+root, as the configs name each other by such paths; the shipped NAS-Bench-201
+prior's config: 10-class Tiny-ImageNet tasks at 16 and 32 pixels, the
+classes that overlap CIFAR-10 and CIFAR-10 itself held out).
 
-1. a `MetaTrainer` is meta-trained briefly on K-class tasks of the
-   meta-training classes (by default all of MNIST and Fashion-MNIST's
-   classes 0-4) into a temporary folder;
+For each seed of --seeds (the config's --seed is replaced by it):
+
+1. a `MetaTrainer` is meta-trained on the config's meta-training tasks
+   (`meta_train` view) into a temporary folder;
 2. a second `MetaTrainer` with the same config (hence the same seeded W_0)
    is built in another temporary folder and never trained: the baseline;
-3. both adapt, with `MetaTrainer.evaluate`, to the same held-out tasks:
-   * "held-out classes": K-class tasks of the classes meta-training never
-     saw (Fashion-MNIST 5-9: sandal, shirt, sneaker, bag, ankle boot), the
-     classical few-shot setting: same image statistics, new classes;
-   * "unseen dataset": K-class tasks of CIFAR-10, which meta-training never
-     saw at all (BASE's "adapt to a new dataset" setting; much harder to
-     show a gap in a brief run, because grey digits and clothes say little
-     about colour photographs).
+3. both adapt, with `MetaTrainer.evaluate`, to the same --meta_test_tasks
+   held-out tasks of each held-out source (the `meta_test` view, one
+   source at a time, as bin/meta_train's end-of-run check does), at the
+   config's --image_size:
+   * a source with --held_out_classes (e.g. Tiny-ImageNet without the
+     classes that overlap CIFAR-10): K-class tasks of the classes
+     meta-training never saw, the classical few-shot setting;
+   * a source of --held_out_datasets (e.g. CIFAR-10): K-class tasks of a
+     dataset meta-training never saw at all (BASE's "adapt to a new
+     dataset"); with K=10, every CIFAR-10 class in every task.
 
 Fairness: both arms share the config (T, the learning rates, the KL
 weights, the batch size), so `evaluate` gives them the same temperature
-(the last epoch's), the same tasks (task i of the same seeded
-`TaskDistribution` view), the same inner-loop batches (seeded by the task
-index) and the same Gumbel and weight noise (seeded by (seed, task index)).
-The only difference is W: meta-trained or W_0. The script checks that the
-baseline's W equals the meta-trained trainer's W before training.
+(the last epoch's), the same tasks (task i of the same seeded view), the
+same inner-loop batches (seeded by the task index) and the same Gumbel and
+weight noise (seeded by (seed, task index)). The only difference is W:
+meta-trained or W_0. The script checks that the baseline's W equals the
+meta-trained trainer's W before training.
 
 Labels are assigned per task (label i is the i-th class drawn), so a prior's
 classifier cannot know a new task's labels: "before" (the prior's mean
-network, no adaptation) is at chance, 1/K, for both arms; what meta-training
-can improve is how far T inner steps get, "after".
+network, no adaptation) is near chance, 1/K, for both arms; what
+meta-training can improve is how far T inner steps get, "after".
 
-Prints the flags, one table per meta-test set (per seed, then the mean and
-sample std over seeds), and the difference and ratio of the two arms.
+Of the config's flags, three do not apply here and are printed as such:
+--output_dir (each arm runs in a temporary folder), --eval_tasks (the
+binary's end-of-run check; --meta_test_tasks replaces it) and --seed
+(--seeds replaces it); --strategy must be "default".
 
-Defaults (about 5-6 minutes on 2 busy CPU cores): a NAS-Bench-201 supernet,
-C=8, one cell per stage (~99k weights), 16x16 images, K=5, 50 training and
-20 validation images a class, E=30 epochs of C=4 tasks, T=5 inner steps of
-16 images, 20 meta-test tasks a set. They were chosen on seed 10 (other
-tasks, other W_0), not on the reported seeds; the two that matter, both
-shared by the arms:
+Prints the command, every flag (the config's and this script's), the
+resolved config, the meta-training and meta-test partitions, one table
+per meta-test set (per seed, then the mean and sample std over seeds) and
+the difference and ratio of the two arms.
 
-* --final_temperature=1.0 (no annealing; the library's default anneals
-  from 1.0 to 0.2, and `evaluate` uses the last epoch's). At tau=0.2 the
-  inner loop trains near-one-hot sampled architectures while the reported
-  accuracy is the mean network's (z = softmax(phi)): T=5 steps help much
-  less for either arm (W_0: 0.33 at tau=0.2, 0.45 at tau=1.0 on seed 10),
-  and meta-training gains less (W: 0.40 after 30 epochs at tau=0.2);
-* --learning_rate=0.1 (0.05 gives a similar gap, more slowly; 0.2-0.3
-  diverge on some tasks).
+The MNIST / Fashion-MNIST evidence this script used to run by default
+(its own flag defaults, no shipped config) is now a command line of
+bin/meta_train's flags:
+
+    PYTHONPATH=. python benchmarks/meta_learning_evidence.py \
+        --flagfile=/dev/null --search_space=nas_bench_201 --channels=8 \
+        --num_cells=1 --datasets=mnist,fashion_mnist,cifar10 \
+        --held_out_datasets=cifar10 \
+        --held_out_classes=fashion_mnist:5,6,7,8,9 --num_classes=5 \
+        --image_size=16 --train_per_class=50 --val_per_class=20 \
+        --epochs=30 --tasks_per_epoch=4 --inner_steps=5 --batch_size=16 \
+        --learning_rate=0.1 --final_temperature=1.0 --meta_test_tasks=20
+
+(the same settings; the meta-training tasks are drawn from one
+distribution over the three sources, so not the same tasks as before).
 """
 
+from bin import cli  # First: it settles TensorFlow's logging (see there).
+
+# isort: split
+import dataclasses
+import json
 import os
+import shlex
+import sys
+import tempfile
+import time
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+import numpy as np
+import tensorflow as tf
+from absl import flags
 
-import shlex  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
+from base_tf import meta_training
+from base_tf.data import tiny_imagenet
+from bin import meta_train
 
-import numpy as np  # noqa: E402
-import tensorflow as tf  # noqa: E402
-from absl import flags  # noqa: E402
-
-from base_tf import data, meta_training, search_space  # noqa: E402
-from bin import cli  # noqa: E402
-
-_D = meta_training.MetaTrainingConfig()
-
-flags.DEFINE_list("seeds", ["0", "1", "2"], "One meta-training run a seed.")
-# The supernet.
-flags.DEFINE_enum(
-    "search_space", "nas_bench_201", sorted(search_space.SPACES), "Space."
-)
-flags.DEFINE_integer("channels", 8, "C of the first cells.")
-flags.DEFINE_integer(
-    "num_cells", 1, "Supernet cells (NAS-Bench-201: cells per stage)."
-)
-# The tasks.
 flags.DEFINE_list(
-    "datasets", ["mnist", "fashion_mnist"], "Meta-training sources."
+    "seeds",
+    ["0", "1", "2"],
+    "One meta-training run a seed (each replaces the config's --seed).",
 )
-flags.DEFINE_string(
-    "held_out_classes",
-    "fashion_mnist:5,6,7,8,9",
-    "Classes kept for meta-testing, 'source:id,id,...' separated by ';' "
-    "(empty: no held-out-classes test).",
-)
-flags.DEFINE_list(
-    "unseen_datasets",
-    ["cifar10"],
-    "Whole datasets for a second meta-test, never meta-trained on (empty: "
-    "none).",
-)
-flags.DEFINE_integer("num_classes", 5, "K, classes a task.")
-flags.DEFINE_integer("image_size", 16, "Images are resized to this size.")
-flags.DEFINE_string(
-    "split",
-    "train",
-    "The source split tasks draw their (disjoint) train and val examples from.",
-)
-flags.DEFINE_integer("train_per_class", 50, "Training examples per class.")
-flags.DEFINE_integer("val_per_class", 20, "Validation examples per class.")
-flags.DEFINE_string("data_dir", None, "Prepared TFDS datasets (default).")
-# The algorithm (shared by both arms).
-flags.DEFINE_integer("epochs", 30, "E, meta-training epochs.")
-flags.DEFINE_integer("tasks_per_epoch", 4, "C, tasks an epoch.")
-flags.DEFINE_integer("inner_steps", 5, "T, inner steps (both arms).")
-flags.DEFINE_integer("batch_size", 16, "Inner-step batch.")
-flags.DEFINE_float("meta_learning_rate", _D.meta_learning_rate, "lambda.")
-flags.DEFINE_float("learning_rate", 0.1, "Inner eta, (mu, rho).")
-flags.DEFINE_float(
-    "arch_learning_rate", _D.arch_learning_rate, "Inner eta, phi."
-)
-flags.DEFINE_float("kl_architecture", _D.kl_architecture, "beta_z.")
-flags.DEFINE_float("kl_weights", _D.kl_weights, "beta_theta.")
-flags.DEFINE_float("initial_temperature", _D.initial_temperature, "First tau.")
-flags.DEFINE_float(
-    "final_temperature",
-    1.0,
-    "Last tau (1.0: no annealing; the evaluation uses it, see --help).",
-)
-flags.DEFINE_float("prior_sigma", _D.prior_sigma, "Initial sigma of p(theta).")
-# The evaluation.
 flags.DEFINE_integer(
-    "eval_tasks", 20, "Meta-test tasks a meta-test set, adapted by both arms."
+    "meta_test_tasks",
+    10,
+    "Held-out tasks of each meta-test set, adapted by both arms (replaces "
+    "the config's --eval_tasks).",
 )
 
 FLAGS = flags.FLAGS
 
-# MetaTrainingConfig fields that come from flags of the same name (seed is
-# set per run; checkpoint_every is left at its default).
-_CONFIG_FLAGS = [
-    f
-    for f in meta_training.MetaTrainingConfig.__dataclass_fields__
-    if f not in ("seed", "checkpoint_every")
-]
+_DEFAULT_FLAGFILE = "configs/prior_nas_bench_201.cfg"
+
+# Flags of bin/meta_train that this script does not use.
+_NOT_USED = {
+    "output_dir": "each arm runs in a temporary folder",
+    "eval_tasks": "replaced by --meta_test_tasks",
+    "seed": "replaced by --seeds",
+}
 
 
-def parse_held_out_classes(text):
-    """'a:1,2;b:3,4' -> {'a': [1, 2], 'b': [3, 4]} (names or ids)."""
-    held = {}
-    for part in filter(None, (p.strip() for p in text.split(";"))):
-        name, _, classes = part.partition(":")
-        ids = [c.strip() for c in classes.split(",") if c.strip()]
-        held[name.strip()] = [int(c) if c.isdigit() else c for c in ids]
-    return held
-
-
-def task_config():
-    size = FLAGS.image_size
-    return data.TaskConfig(
-        data.ImageSpec(size, size, 3),
-        train_split=FLAGS.split,
-        train_per_class=FLAGS.train_per_class,
-        val_per_class=FLAGS.val_per_class,
-    )
-
-
-def distributions(seed):
-    """The meta-training distribution and the named meta-test views.
-
-    Every distribution is seeded with `seed`: the tasks of a run are a
-    function of its seed, and both arms of a seed see the same ones.
-    """
-    held = parse_held_out_classes(FLAGS.held_out_classes)
-    train = data.TaskDistribution(
-        FLAGS.datasets,
-        num_classes=FLAGS.num_classes,
-        config=task_config(),
-        held_out_classes=held,
-        seed=seed,
-        data_dir=FLAGS.data_dir,
-    )
-    tests = {}
-    if held:
-        described = "; ".join(
-            f"{name} {', '.join(map(str, ids))}" for name, ids in held.items()
+def meta_test_sets(tasks):
+    """`{name: view}`: the meta-test view of each held-out source."""
+    test = tasks.meta_test
+    sets = {}
+    for source in test.source_probabilities():
+        ids = test.class_ids(source)
+        k = f"{test.num_classes} a task"
+        if source in FLAGS.held_out_datasets:
+            name = f"unseen dataset {source} (all {len(ids)} classes, {k})"
+        else:
+            name = f"held-out classes of {source} ({len(ids)} classes, {k})"
+        sets[name] = test.only(source)
+    if not sets:
+        raise ValueError(
+            "Nothing to meta-test on: the config holds out no dataset "
+            "(--held_out_datasets) and no class (--held_out_classes)."
         )
-        tests[f"held-out classes ({described})"] = train.meta_test
-    if FLAGS.unseen_datasets:
-        # A meta-training source is needed for the distribution to exist;
-        # only its meta_test view (the unseen datasets alone) is used.
-        unseen = data.TaskDistribution(
-            [FLAGS.datasets[0], *FLAGS.unseen_datasets],
-            num_classes=FLAGS.num_classes,
-            config=task_config(),
-            held_out_sources=FLAGS.unseen_datasets,
-            seed=seed,
-            data_dir=FLAGS.data_dir,
-        )
-        name = f"unseen dataset ({', '.join(FLAGS.unseen_datasets)})"
-        tests[name] = unseen.meta_test
-    if not tests:
-        raise SystemExit(
-            "Nothing to meta-test on: give --held_out_classes or "
-            "--unseen_datasets."
-        )
-    return train, tests
+    return sets
 
 
-def config_for(seed):
-    return meta_training.MetaTrainingConfig(
-        **{name: FLAGS[name].value for name in _CONFIG_FLAGS}, seed=seed
-    )
+def describe_partitions(tasks):
+    """Lines naming the classes of each partition, for the log."""
+    sources = {s.name: s for s in tasks.sources}
+    lines = []
+    for label, view in (
+        ("meta-training", tasks.meta_train),
+        ("meta-test", tasks.meta_test),
+    ):
+        for name, p in view.source_probabilities().items():
+            ids = view.class_ids(name)
+            lines.append(
+                f"  {label}: {name}, {len(ids)} of its "
+                f"{sources[name].num_classes} classes (task probability "
+                f"{p:.2f})"
+            )
+    held = meta_train.held_out_classes(FLAGS.held_out_classes)
+    if "tiny_imagenet" in held:
+        same = set(held["tiny_imagenet"]) == set(tiny_imagenet.CIFAR10_OVERLAP)
+        lines.append(
+            f"  held-out Tiny-ImageNet classes "
+            f"{'==' if same else '!='} tiny_imagenet.CIFAR10_OVERLAP "
+            f"({len(held['tiny_imagenet'])} WordNet ids)"
+        )
+    return lines
 
 
 def same_w(a, b):
@@ -215,18 +168,19 @@ def same_w(a, b):
     )
 
 
-def run_seed(seed, root):
+def run_seed(config, root):
     """Meta-trains one seed and evaluates both arms on every meta-test set.
 
     Returns:
         `{test name: {"meta": metrics, "w0": metrics}}` and a dict of
         timings and meta-training metrics.
     """
-    config = config_for(seed)
-    train_dist, tests = distributions(seed)
+    seed = config.seed
+    tasks = meta_train.task_distribution(config)
+    tests = meta_test_sets(tasks)
     start = time.perf_counter()
     trained = meta_training.MetaTrainer(
-        config, train_dist, os.path.join(root, f"seed{seed}_meta")
+        config, tasks, os.path.join(root, f"seed{seed}_meta")
     )
     w0 = trained.model.meta_parameters
     history = trained.train(verbose=0)
@@ -234,19 +188,19 @@ def run_seed(seed, root):
 
     start = time.perf_counter()
     baseline = meta_training.MetaTrainer(
-        config, train_dist, os.path.join(root, f"seed{seed}_w0")
+        config, tasks, os.path.join(root, f"seed{seed}_w0")
     )
     if int(baseline.epoch.numpy()) or not same_w(
         baseline.model.meta_parameters, w0
     ):
         raise AssertionError("The baseline's W is not the run's W_0.")
+    # The same temperature for both arms, stated explicitly (it is
+    # evaluate's default: the last epoch's).
+    temperature = config.temperature(config.epochs - 1)
     results = {}
     for name, view in tests.items():
-        # The same temperature for both arms, stated explicitly (it is
-        # evaluate's default: the last epoch's).
-        temperature = config.temperature(config.epochs - 1)
         results[name] = {
-            arm: trainer.evaluate(view, FLAGS.eval_tasks, temperature)
+            arm: trainer.evaluate(view, FLAGS.meta_test_tasks, temperature)
             for arm, trainer in (("meta", trained), ("w0", baseline))
         }
     eval_seconds = time.perf_counter() - start
@@ -256,6 +210,7 @@ def run_seed(seed, root):
         "eval_seconds": eval_seconds,
         "last_epoch": last,
         "skipped": sum(h["skipped_tasks"] for h in history),
+        "num_weights": trained.supernet.num_parameters,
     }
     return results, info
 
@@ -323,24 +278,70 @@ def print_table(name, seeds, per_seed, num_classes):
     )
 
 
+def print_flags():
+    """Every flag this run reads: bin/meta_train's, bin/cli's, this one's."""
+    by_module = FLAGS.flags_by_module_dict()
+    modules = [
+        m
+        for m in by_module
+        if m in (sys.argv[0], meta_train.__name__, cli.__name__)
+        or m.endswith(("bin/meta_train.py", "bin/cli.py"))
+    ]
+    for module in sorted(modules, key=lambda m: m != sys.argv[0]):
+        shown = os.path.relpath(module) if "/" in module else module
+        print(f"flags of {shown}:")
+        for flag in sorted(by_module[module], key=lambda f: f.name):
+            if flag.name in ("help", "helpshort", "helpfull", "helpxml"):
+                continue
+            text = flag.serialize() or f"--{flag.name}  (unset)"
+            note = _NOT_USED.get(flag.name)
+            print(f"  {text}" + (f"  [not used: {note}]" if note else ""))
+
+
 def main(argv):
     del argv
     wall = time.perf_counter()
     print("command: " + shlex.join([sys.executable, *sys.argv]))
-    print("flags:")
-    for flag in FLAGS.get_key_flags_for_module(sys.argv[0]):
-        print("  " + (flag.serialize() or f"--{flag.name}=  (unset)"))
+    print_flags()
+    if FLAGS.strategy != "default":
+        raise ValueError(
+            f"--strategy={FLAGS.strategy}: this benchmark runs on one device "
+            "(--strategy=default)."
+        )
+    if FLAGS.meta_test_tasks < 1:
+        raise ValueError("--meta_test_tasks must be >= 1.")
     seeds = [int(s) for s in FLAGS.seeds]
+    base = meta_train.config_from_flags()
+    configs = [dataclasses.replace(base, seed=s) for s in seeds]
+    shown = base.to_dict()
+    shown["seed"] = f"each of --seeds {seeds}"
+    print("MetaTrainingConfig (both arms):")
+    for key, value in shown.items():
+        print(f"  {key}: {json.dumps(value)}")
+    temperature = base.temperature(base.epochs - 1)
+    print(
+        f"meta-test: {FLAGS.meta_test_tasks} tasks a set at "
+        f"{base.image_size}x{base.image_size}, K={base.num_classes}, "
+        f"{FLAGS.train_per_class} train / {FLAGS.val_per_class} val images "
+        f"a class, T={base.inner_steps} inner steps of {base.batch_size} "
+        f"images, temperature {temperature:g} (the last epoch's) for both "
+        "arms"
+    )
+    print("task distribution (seed-independent):")
+    for line in describe_partitions(meta_train.task_distribution(base)):
+        print(line)
+    sys.stdout.flush()
     per_seed, infos = [], []
     with tempfile.TemporaryDirectory(prefix="meta_evidence_") as root:
-        for seed in seeds:
-            results, info = run_seed(seed, root)
+        for config in configs:
+            results, info = run_seed(config, root)
             per_seed.append(results)
             infos.append(info)
             last = info["last_epoch"]
             print(
-                f"seed {seed}: meta-training {info['train_seconds']:.0f} s "
-                f"(last epoch: train-task val accuracy "
+                f"seed {config.seed}: {info['num_weights']:,} weights; "
+                f"meta-training {info['train_seconds']:.0f} s (last epoch: "
+                f"train-task val accuracy "
                 f"{last.get('val_accuracy_before', float('nan')):.3f} before"
                 f" / {last.get('val_accuracy_after', float('nan')):.3f} "
                 f"after, {int(info['skipped'])} tasks skipped), "
@@ -349,17 +350,20 @@ def main(argv):
             )
     print(
         f"\nval accuracy of the prior's mean network ('before') and of the "
-        f"posterior after T={FLAGS.inner_steps} inner steps ('after'), mean "
-        f"over {FLAGS.eval_tasks} meta-test tasks x "
-        f"{FLAGS.num_classes * FLAGS.val_per_class} val examples; W = "
-        f"meta-trained ({FLAGS.epochs} epochs x {FLAGS.tasks_per_epoch} "
+        f"posterior after T={base.inner_steps} inner steps ('after'), mean "
+        f"over {FLAGS.meta_test_tasks} meta-test tasks x "
+        f"{base.num_classes * FLAGS.val_per_class} val examples; W = "
+        f"meta-trained ({base.epochs} epochs x {base.tasks_per_epoch} "
         f"tasks), W_0 = the same initialisation untrained; ratio = after W / "
         f"after W_0"
     )
     for name in per_seed[0]:
-        print_table(name, seeds, [r[name] for r in per_seed], FLAGS.num_classes)
+        print_table(name, seeds, [r[name] for r in per_seed], base.num_classes)
     print(f"\nwall time: {time.perf_counter() - wall:.0f} s")
 
 
 if __name__ == "__main__":
+    if not any(a.startswith(("--flagfile", "-flagfile")) for a in sys.argv):
+        # Relative to the repository's root, as the config's own --flagfile.
+        sys.argv.insert(1, "--flagfile=" + _DEFAULT_FLAGFILE)
     cli.run(main)

@@ -282,6 +282,28 @@ def held_out_classes(entries):
     return held
 
 
+def task_distribution(config):
+    """The `TaskDistribution` of the task flags (--datasets,
+    --held_out_datasets, --held_out_classes, --image_channels,
+    --train_per_class, --val_per_class, --data_dir) and of `config`'s K,
+    image size and seed. Checks the datasets; no image is read until a task
+    is drawn."""
+    size = config.image_size
+    return data.TaskDistribution(
+        FLAGS.datasets,
+        num_classes=config.num_classes,
+        config=data.TaskConfig(
+            data.ImageSpec(size, size, FLAGS.image_channels),
+            train_per_class=FLAGS.train_per_class,
+            val_per_class=FLAGS.val_per_class,
+        ),
+        held_out_sources=FLAGS.held_out_datasets,
+        held_out_classes=held_out_classes(FLAGS.held_out_classes),
+        seed=config.seed,
+        data_dir=FLAGS.data_dir,
+    )
+
+
 def make_strategy(name):
     if name == "multi_worker":
         return tf.distribute.MultiWorkerMirroredStrategy()
@@ -321,21 +343,7 @@ def main(argv):
     run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
     # First TF op: a multi-worker strategy must exist before any other.
     strategy = make_strategy(FLAGS.strategy)
-    size = config.image_size
-    # Checks the datasets; no image is read until a task is drawn.
-    tasks = data.TaskDistribution(
-        FLAGS.datasets,
-        num_classes=config.num_classes,
-        config=data.TaskConfig(
-            data.ImageSpec(size, size, FLAGS.image_channels),
-            train_per_class=FLAGS.train_per_class,
-            val_per_class=FLAGS.val_per_class,
-        ),
-        held_out_sources=FLAGS.held_out_datasets,
-        held_out_classes=held_out_classes(FLAGS.held_out_classes),
-        seed=config.seed,
-        data_dir=FLAGS.data_dir,
-    )
+    tasks = task_distribution(config)
     # Before any work: the folder is this run's, or refused.
     with meta_training.claim_output_dir(
         FLAGS.output_dir, config, tasks, strategy, flags=FLAGS
