@@ -98,8 +98,7 @@ def inner_loop(
         )
     if config.arch_sample not in SAMPLES:
         raise ValueError(
-            f"arch_sample must be one of {SAMPLES}, got "
-            f"{config.arch_sample!r}."
+            f"arch_sample must be one of {SAMPLES}, got {config.arch_sample!r}."
         )
     steps = tf.shape(images)[0]
     rho_rate = (
