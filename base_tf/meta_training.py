@@ -74,8 +74,16 @@ class MetaTrainingConfig:
             (see `inference.InnerLoopConfig`).
         rho_learning_rate: the inner loop's eta for rho, or None for
             `learning_rate`; 0 keeps sigma at `prior_sigma`.
-        arch_sample: the z the inner loop trains on, "relaxed" or "hard"
-            (straight-through; see `inference.InnerLoopConfig`).
+        arch_sample: the z the inner loop trains on, "hard" (a one-hot
+            sample, straight-through; the default) or "relaxed" (see
+            `inference.InnerLoopConfig`). Hard by measurement
+            (benchmarks/search_quality.py, README "Search quality"): with
+            relaxed samples meta-training left alpha at uniform (max
+            |alpha| 0.0007) and the derived cells were those of the
+            untrained W_0; with hard ones, where each op is judged by what
+            it does alone, alpha moved (max 3.25) and the prior's own cell
+            ranked first of 11 against random cells. Configs written
+            before this field existed were relaxed (`read_config`).
         initial_temperature, final_temperature: the Gumbel-softmax
             temperature falls geometrically from the first to the last
             epoch.
@@ -100,7 +108,7 @@ class MetaTrainingConfig:
     kl_weights: float = 1e-3
     arch_optimizer: str = "sgd"
     rho_learning_rate: float | None = None
-    arch_sample: str = "relaxed"
+    arch_sample: str = "hard"
     initial_temperature: float = 1.0
     final_temperature: float = 0.2
     prior_sigma: float = 0.02
@@ -739,8 +747,12 @@ def read_config(output_dir):
         )
     with open(path) as f:
         try:
-            return MetaTrainingConfig(**json.load(f))
-        except (TypeError, json.JSONDecodeError) as e:
+            values = json.load(f)
+            # Runs from before `arch_sample` existed trained on relaxed
+            # samples, the default then.
+            values.setdefault("arch_sample", "relaxed")
+            return MetaTrainingConfig(**values)
+        except (AttributeError, TypeError, json.JSONDecodeError) as e:
             raise ValueError(
                 f"{path} is not a meta-training config ({e}); was it written "
                 "by another version of base-tf?"
