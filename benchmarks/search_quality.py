@@ -72,28 +72,30 @@ SPACES = {
 }
 
 # The method's variants: MetaTrainingConfig fields over `meta_config`'s.
-# "full" is BASE as shipped (relaxed samples, SGD on the logits); the rest
-# change one lever each (the ablations), or two (adam_hard).
+# "full" is BASE as shipped (hard samples, SGD on the logits, temperature
+# 1 -> 0.2); the rest change one lever, or two, and name their sample kind
+# so that they keep their meaning if the defaults change.
 VARIANTS = {
     "full": {},
-    # Hard (straight-through) Gumbel samples, as GDAS.
-    "hard": {"arch_sample": "hard"},
+    # Relaxed (Gumbel-softmax) samples: the default until they were
+    # measured against hard ones.
+    "relaxed": {"arch_sample": "relaxed"},
     # A preconditioned step for the logits: Adam, step size 0.1.
-    "adam": {"arch_optimizer": "adam", "arch_learning_rate": 0.1},
-    "adam_hard": {
+    "adam": {
+        "arch_sample": "hard",
         "arch_optimizer": "adam",
         "arch_learning_rate": 0.1,
-        "arch_sample": "hard",
     },
-    # The Gumbel-softmax temperature held at 1 through meta-training and
-    # adaptation (by default it falls to 0.2, where the logits' gradient
-    # is 3.5x noisier: benchmarks/results/gradient_snr.txt).
-    "adam_t1": {
+    # The temperature held at 1 through meta-training and adaptation (by
+    # default it falls to 0.2, where the logits' gradient is 3.5x noisier:
+    # benchmarks/results/gradient_snr.txt).
+    "hard_t1": {"arch_sample": "hard", "final_temperature": 1.0},
+    "adam_relaxed_t1": {
+        "arch_sample": "relaxed",
         "arch_optimizer": "adam",
         "arch_learning_rate": 0.1,
         "final_temperature": 1.0,
     },
-    "hard_t1": {"arch_sample": "hard", "final_temperature": 1.0},
     "no_kl": {"kl_architecture": 0.0, "kl_weights": 0.0},
     # Point-estimate weights: sigma tiny and frozen, no weight KL.
     "point_weights": {
@@ -282,7 +284,12 @@ def search(args, variant, seed, log):
     """Meta-trains (unless no_meta) and derives the variant's cells."""
     config = meta_config(args, variant, seed)
     tasks = task_distribution(config, args)
-    folder = os.path.join(args.work_dir, "meta", f"{variant}_s{seed}")
+    # Keyed by the config, so that variants that are the same method (or
+    # a renamed one) share one meta-training run.
+    key = hashlib.sha1(
+        json.dumps(config.to_dict(), sort_keys=True).encode()
+    ).hexdigest()[:8]
+    folder = os.path.join(args.work_dir, "meta", f"s{seed}_{key}")
     start = time.perf_counter()
     history = []
     if variant == "no_meta":
