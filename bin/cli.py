@@ -18,6 +18,9 @@ lines are hidden unless --tf_logs is given:
   anything else captured is written out after the import.
 - TensorFlow's Python log below ERROR, and TFDS's and keras-tuner's (absl
   logging) below ERROR unless --verbosity is given.
+- Matplotlib's warnings below ERROR (when the home folder is not
+  writable, as in Bazel's test sandbox, it says so at import and makes a
+  temporary cache; the plots are unaffected), whatever --tf_logs says.
 - DeprecationWarning, PendingDeprecationWarning and FutureWarning raised
   in TensorFlow, Keras, TFP, TFDS or keras-tuner (those libraries' own
   upkeep, not the user's to act on).
@@ -150,6 +153,7 @@ def _import_tensorflow_quietly():
             sys.stderr.flush()
 
 
+python_logging.getLogger("matplotlib").setLevel(python_logging.ERROR)
 TF_LOGS = tf_logs_requested(sys.argv[1:])
 if not TF_LOGS:
     _import_tensorflow_quietly()

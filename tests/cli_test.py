@@ -3,6 +3,7 @@
 import ast
 import os
 import re
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -32,7 +33,7 @@ def main(argv):
 """
 
 
-def _run_program(body, *flags):
+def _run_program(body, *flags, home=None):
     """Runs `cli.run(main)` for a `main` of `body` in a new process.
 
     The environment is the test's, without TF_CPP_MIN_LOG_LEVEL (cli sets
@@ -43,6 +44,9 @@ def _run_program(body, *flags):
     program += "\ncli.run(main)\n"
     env = dict(os.environ, PYTHONPATH=_ROOT, TF_ENABLE_ONEDNN_OPTS="1")
     env.pop("TF_CPP_MIN_LOG_LEVEL", None)
+    if home is not None:
+        env["HOME"] = home
+        env.pop("MPLCONFIGDIR", None)
     return subprocess.run(
         [sys.executable, "-c", program, *flags],
         capture_output=True,
@@ -114,9 +118,16 @@ class CliTest(absltest.TestCase):
                 "mean: epochs ? (--helpshort lists the flags).",
             ),
         )
+        # A home whose config and cache folders cannot be made, as in
+        # Bazel's sandbox: Matplotlib's warning about it is not a line.
+        home = tempfile.mkdtemp()
+        self.addCleanup(shutil.rmtree, home)
+        for name in (".config", ".cache"):
+            with open(os.path.join(home, name), "w"):
+                pass
         for flags, line in cases:
             with self.subTest(flags[-1]):
-                result = _run_program(body, *flags)
+                result = _run_program(body, *flags, home=home)
                 self.assertEqual(result.returncode, 1)
                 self.assertEqual(result.stderr, line + "\n")
 
