@@ -530,7 +530,8 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         if unwritable is not None:
             self.assert_export_error(
                 os.path.join(unwritable, "base_tf_export"),
-                "(Permission denied|Operation not permitted|Read-only)",
+                "(Permission denied|Operation not permitted|Read-only"
+                "|read-only file system)",
             )
 
     def test_export_base_that_is_a_file_is_one_line_error(self):
@@ -575,7 +576,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
                     "unwritable",
                     os.path.join(unwritable, "base_tf_export"),
                     "Permission denied|Operation not permitted|Read-only"
-                    "|cannot write in",
+                    "|read-only file system|cannot write in",
                     (),
                 )
             )
