@@ -27,7 +27,7 @@ labels, and the weights' noise differs per column.
 import keras
 import tensorflow as tf
 
-from base_tf.inference import VariationalParameters, rho_for_sigma
+from base_tf.inference import VariationalParameters, rho_for_sigma, sigma
 from base_tf.supernet import Supernet
 
 CLASSIFIER = ("classifier/kernel", "classifier/bias")
@@ -136,9 +136,7 @@ class BayesianSupernet(keras.Model):
         for name in CLASSIFIER:
             shape = model.supernet.layout.unflatten(model.mu)[name].shape
             mean_mu = tf.reduce_mean(mu[name], -1, keepdims=True)
-            mean_sigma = tf.reduce_mean(
-                tf.nn.softplus(rho[name]), -1, keepdims=True
-            )
+            mean_sigma = tf.reduce_mean(sigma(rho[name]), -1, keepdims=True)
             mu[name] = tf.broadcast_to(mean_mu, shape)
             rho[name] = tf.broadcast_to(rho_for_sigma(mean_sigma), shape)
         model.alpha.assign(self.alpha)
