@@ -11,11 +11,8 @@ defaults (the CIFAR-10 recipe of NOTES.md):
   cosine once an epoch, a step-wise cosine is the same curve, smoother);
 * weight decay 3e-4 as PyTorch's `torch.optim.SGD(weight_decay=...)`
   applies it, which DARTS uses: an L2 term added to every weight's
-  gradient after clipping and before momentum (`DartsSGD`). Keras's own
-  `weight_decay` argument is the decoupled (AdamW-style) decay
-  w <- w - lr * wd * w, which bypasses the momentum buffer and so is a
-  different regulariser under momentum; a `kernel_regularizer` would add
-  the L2 term before clipping and miss the BN weights and biases;
+  gradient after clipping and before momentum (`optimizers.DartsSGD`,
+  whose doc says how Keras's own weight decay differs);
 * gradients clipped to global norm 5 (`global_clipnorm`; DARTS's
   `clip_grad_norm_`);
 * the auxiliary head's loss with weight 0.4 (DARTS networks);
@@ -66,7 +63,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from base_tf import data, evaluation, plots, run_folder, search_space
+from base_tf import (
+    data,
+    evaluation,
+    optimizers,
+    plots,
+    run_folder,
+    search_space,
+)
 
 RUN_KIND = "training"
 # Where runs recorded their settings before `run_folder`'s settings.json.
@@ -97,7 +101,8 @@ class TrainingConfig:
         batch_size: examples a step.
         learning_rate: the initial learning rate of the cosine decay to 0.
         momentum: SGD's momentum.
-        weight_decay: the L2 coefficient, PyTorch-style (see `DartsSGD`).
+        weight_decay: the L2 coefficient, PyTorch-style (see
+            `optimizers.DartsSGD`).
         grad_clip: the global norm gradients are clipped to; 0: no clipping.
         auxiliary_weight: the auxiliary head's loss weight; 0: no head.
             Only DARTS networks have one (ignored for NAS-Bench-201).
@@ -183,59 +188,6 @@ def _is_int(value):
 
 def _is_number(value):
     return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-@keras.saving.register_keras_serializable(package="base_tf")
-class DartsSGD(keras.optimizers.Optimizer):
-    """SGD with momentum and L2 weight decay as `torch.optim.SGD` has them.
-
-    After the base class clips the gradients (`global_clipnorm`), each
-    weight w with gradient g is updated as PyTorch's SGD (dampening 0, no
-    Nesterov), which DARTS trains with:
-
-        g' = g + l2 * w
-        b  = momentum * b + g'
-        w  = w - lr * b
-
-    Keras's `SGD` keeps lr inside its buffer (v = momentum * v - lr * g),
-    the same only while lr is constant.
-
-    Args:
-        learning_rate: a float or a `LearningRateSchedule`.
-        momentum: in [0, 1).
-        l2: the weight decay coefficient.
-        **kwargs: passed to `keras.optimizers.Optimizer` (e.g.
-            `global_clipnorm`, `name`).
-    """
-
-    def __init__(
-        self, learning_rate=0.025, momentum=0.9, l2=3e-4, name="darts_sgd", **kw
-    ):
-        super().__init__(learning_rate=learning_rate, name=name, **kw)
-        self.momentum = float(momentum)
-        self.l2 = float(l2)
-
-    def build(self, variables):
-        if self.built:
-            return
-        super().build(variables)
-        self.buffers = self.add_optimizer_variables(variables, "momentum")
-
-    def update_step(self, gradient, variable, learning_rate):
-        learning_rate = keras.ops.cast(learning_rate, variable.dtype)
-        gradient = keras.ops.cast(gradient, variable.dtype)
-        if self.l2:
-            gradient = gradient + self.l2 * variable
-        buffer = self.buffers[self._get_variable_index(variable)]
-        self.assign(buffer, self.momentum * buffer + gradient)
-        self.assign_sub(variable, learning_rate * buffer)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "momentum": self.momentum,
-            "l2": self.l2,
-        }
 
 
 @dataclasses.dataclass(frozen=True)
@@ -965,7 +917,7 @@ def _train_in_claimed_folder(
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps, alpha=0.0
     )
-    optimizer = DartsSGD(
+    optimizer = optimizers.DartsSGD(
         schedule,
         momentum=config.momentum,
         l2=config.weight_decay,

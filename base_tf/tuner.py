@@ -33,8 +33,8 @@ from base_tf import (
     derivation,
     evaluation,
     meta_training,
+    optimizers,
     search_space,
-    training,
 )
 
 # Draws that may all repeat a tried genotype before the search is declared
@@ -406,7 +406,7 @@ class DerivedNetwork(keras_tuner.HyperModel):
     `build(hp)` reads the genotype off the trial's hyperparameters
     (`declare`) and builds its network (`evaluation.build_network`, without
     the auxiliary head: trials are short) with DARTS's optimizer
-    (`training.DartsSGD`: SGD, momentum, L2 weight decay as PyTorch applies
+    (`optimizers.DartsSGD`: SGD, momentum, L2 weight decay as PyTorch applies
     it) and global-norm gradient clipping. It refuses the hyperparameters
     of the other search space (a `BASEOracle` over another space than
     `space`): keras-tuner's `Tuner` then fails as it is made.
@@ -463,7 +463,7 @@ class DerivedNetwork(keras_tuner.HyperModel):
             std=self.std,
         )
         model.compile(
-            optimizer=training.DartsSGD(
+            optimizer=optimizers.DartsSGD(
                 self.learning_rate,
                 momentum=self.momentum,
                 l2=self.weight_decay,

@@ -9,7 +9,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from base_tf import data, evaluation, run_folder, training
+from base_tf import data, evaluation, optimizers, run_folder, training
 from base_tf.search_space import CIFAR_TUNED, NasBench201Genotype
 from tests import tfds_testing
 
@@ -187,7 +187,7 @@ class TrainingTest(tf.test.TestCase):
     def test_darts_sgd_is_pytorch_sgd(self):
         # b = m b + (g + l2 w); w -= lr b, after global-norm clipping.
         w = keras.Variable(np.array([1.0, -2.0], np.float32))
-        optimizer = training.DartsSGD(
+        optimizer = optimizers.DartsSGD(
             0.1, momentum=0.9, l2=0.01, global_clipnorm=1.0
         )
         expected_w = np.array([1.0, -2.0])
