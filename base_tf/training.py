@@ -235,54 +235,6 @@ class TrainedModel:
     metadata: dict
 
 
-def resolve_genotype(spec):
-    """The genotype `spec` names.
-
-    Args:
-        spec: a genotype; a published name (`search_space.PUBLISHED`:
-            CIFAR_TUNED, IMAGENET_TUNED, DARTS_V2; any case); a path to a
-            JSON file written by a genotype's `to_json` (e.g. an adaptation
-            run's genotype.json); or a NAS-Bench-201 architecture string
-            (`|op~0|+|op~0|op~1|+...`).
-
-    Returns:
-        A `DartsGenotype` or `NasBench201Genotype`.
-
-    Raises:
-        ValueError: nothing of the above, or a malformed genotype; the
-            message says which.
-    """
-    if isinstance(
-        spec, (search_space.DartsGenotype, search_space.NasBench201Genotype)
-    ):
-        return spec
-    if not isinstance(spec, (str, os.PathLike)) or not os.fspath(spec):
-        raise ValueError(
-            "A genotype is a published name, a JSON file or a NAS-Bench-201 "
-            f"string; got {spec!r}."
-        )
-    spec = os.fspath(spec)
-    if os.path.isfile(spec):
-        with open(spec) as f:
-            text = f.read()
-        try:
-            return search_space.genotype_from_json(text)
-        except ValueError as error:
-            raise ValueError(f"{spec}: not a valid genotype: {error}") from None
-    if spec.startswith("|"):
-        return search_space.NasBench201Genotype.from_string(spec)
-    if spec.upper() in search_space.PUBLISHED:
-        return search_space.get_genotype(spec)
-    hint = ""
-    if spec.endswith(".json") or os.sep in spec:
-        hint = f" No file {spec} exists."
-    raise ValueError(
-        f"Unknown genotype {spec!r}.{hint} Give a published name "
-        f"({', '.join(search_space.PUBLISHED)}), a genotype JSON file or a "
-        "NAS-Bench-201 architecture string."
-    )
-
-
 def _test_split(source):
     for split in TEST_SPLITS:
         if split in source.splits:
@@ -381,7 +333,8 @@ def run_settings(
     XLA changes how, not what, is computed).
 
     Args:
-        genotype: a genotype, or anything `resolve_genotype` reads.
+        genotype: a genotype, or anything `search_space.resolve_genotype`
+            reads.
         dataset: the `data.Source` trained on.
         config: a `TrainingConfig`.
         image_spec, channels, num_cells: as `train` takes them.
@@ -392,7 +345,7 @@ def run_settings(
     Raises:
         ValueError: a bad genotype, config or image spec.
     """
-    genotype = resolve_genotype(genotype)
+    genotype = search_space.resolve_genotype(genotype)
     image_spec = _check_arguments(config, image_spec)
     default_channels, default_cells = evaluation.DEFAULT_SIZES[
         evaluation.space_of(genotype)
@@ -789,7 +742,8 @@ def train(
     then recomputed for the new total).
 
     Args:
-        genotype: a genotype, or anything `resolve_genotype` reads.
+        genotype: a genotype, or anything `search_space.resolve_genotype`
+            reads.
         dataset: a TFDS name, a folder laid out as
             root/<split>/<class>/<image>, or a `data.Source`.
         config: a `TrainingConfig`.
@@ -814,7 +768,7 @@ def train(
             training in it (see `claim_output_dir`).
     """
     start_time = time.perf_counter()
-    genotype = resolve_genotype(genotype)
+    genotype = search_space.resolve_genotype(genotype)
     image_spec = _check_arguments(config, image_spec)
     default_channels, default_cells = evaluation.DEFAULT_SIZES[
         evaluation.space_of(genotype)

@@ -23,7 +23,7 @@ import time
 
 from absl import flags
 
-from base_tf import data, evaluation, run_folder, training
+from base_tf import data, evaluation, run_folder, search_space, training
 
 _DEFAULTS = training.TrainingConfig()
 
@@ -160,7 +160,7 @@ def config_from_flags():
 def main(argv):
     del argv
     config = config_from_flags()
-    genotype = training.resolve_genotype(FLAGS.genotype)
+    genotype = search_space.resolve_genotype(FLAGS.genotype)
     spec = data.ImageSpec(FLAGS.image_size, FLAGS.image_size, 3)
     run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
     # Checks the dataset (no image is read yet).

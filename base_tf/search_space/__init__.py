@@ -5,7 +5,8 @@
 * `darts`, `nas_bench_201`: the two spaces and their genotype types.
 * `space`: `SearchSpace`, the view a supernet iterates over (`space.edges`,
   `space.ops`), and the registry `get_space(name)`.
-* `genotypes`: published architectures and `genotype_from_json`.
+* `genotypes`: published architectures, `genotype_from_json` and
+  `resolve_genotype` (a name, a JSON file or a NAS-Bench-201 string).
 """
 
 from base_tf.search_space.darts import DartsGenotype, reduction_cells
@@ -17,6 +18,7 @@ from base_tf.search_space.genotypes import (
     genotype_from_json,
 )
 from base_tf.search_space.genotypes import get as get_genotype
+from base_tf.search_space.genotypes import resolve as resolve_genotype
 from base_tf.search_space.nas_bench_201 import NasBench201Genotype
 from base_tf.search_space.operations import (
     OPS,
@@ -55,4 +57,5 @@ __all__ = [
     "get_space",
     "make_op",
     "reduction_cells",
+    "resolve_genotype",
 ]

@@ -1,4 +1,4 @@
-"""Published architectures, as named genotypes, and genotype JSON reading.
+"""Published architectures, as named genotypes, and reading genotypes.
 
 * `CIFAR_TUNED`, `IMAGENET_TUNED`: BASE's cells after adapting the
   meta-trained network to CIFAR-10 and to ImageNet (Shaw et al., 2019,
@@ -8,9 +8,11 @@
 """
 
 import json
+import os
 
 from base_tf.search_space import space as space_lib
 from base_tf.search_space.darts import DEFAULT_CONCAT, DartsGenotype
+from base_tf.search_space.nas_bench_201 import NasBench201Genotype
 
 CIFAR_TUNED = DartsGenotype(
     normal=[
@@ -145,3 +147,49 @@ def genotype_from_json(text):
             f"spaces: {known}."
         )
     return space_lib.get_space(data["space"]).genotype_type.from_dict(data)
+
+
+def resolve(spec):
+    """The genotype `spec` names.
+
+    Args:
+        spec: a genotype; a published name (`PUBLISHED`:
+            CIFAR_TUNED, IMAGENET_TUNED, DARTS_V2; any case); a path to a
+            JSON file written by a genotype's `to_json` (e.g. an adaptation
+            run's genotype.json); or a NAS-Bench-201 architecture string
+            (`|op~0|+|op~0|op~1|+...`).
+
+    Returns:
+        A `DartsGenotype` or `NasBench201Genotype`.
+
+    Raises:
+        ValueError: nothing of the above, or a malformed genotype; the
+            message says which.
+    """
+    if isinstance(spec, (DartsGenotype, NasBench201Genotype)):
+        return spec
+    if not isinstance(spec, (str, os.PathLike)) or not os.fspath(spec):
+        raise ValueError(
+            "A genotype is a published name, a JSON file or a NAS-Bench-201 "
+            f"string; got {spec!r}."
+        )
+    spec = os.fspath(spec)
+    if os.path.isfile(spec):
+        with open(spec) as f:
+            text = f.read()
+        try:
+            return genotype_from_json(text)
+        except ValueError as error:
+            raise ValueError(f"{spec}: not a valid genotype: {error}") from None
+    if spec.startswith("|"):
+        return NasBench201Genotype.from_string(spec)
+    if spec.upper() in PUBLISHED:
+        return get(spec)
+    hint = ""
+    if spec.endswith(".json") or os.sep in spec:
+        hint = f" No file {spec} exists."
+    raise ValueError(
+        f"Unknown genotype {spec!r}.{hint} Give a published name "
+        f"({', '.join(PUBLISHED)}), a genotype JSON file or a "
+        "NAS-Bench-201 architecture string."
+    )

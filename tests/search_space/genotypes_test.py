@@ -1,6 +1,7 @@
 """Tests for base_tf.search_space.genotypes."""
 
 import json
+import os
 
 import tensorflow as tf
 from absl.testing import parameterized
@@ -150,6 +151,41 @@ class GenotypeFromJsonTest(tf.test.TestCase, parameterized.TestCase):
     def test_refuses(self, text, message):
         with self.assertRaisesRegex(ValueError, message):
             genotypes.genotype_from_json(text)
+
+
+class ResolveTest(tf.test.TestCase):
+    """`resolve`: a name, a genotype JSON file or a NAS-Bench-201 string."""
+
+    def test_resolves(self):
+        self.assertEqual(
+            genotypes.resolve("cifar_tuned"), genotypes.CIFAR_TUNED
+        )
+        self.assertIs(genotypes.resolve(genotypes.DARTS_V2), genotypes.DARTS_V2)
+        path = os.path.join(self.get_temp_dir(), "genotype.json")
+        with open(path, "w") as f:
+            f.write(genotypes.IMAGENET_TUNED.to_json())
+        self.assertEqual(genotypes.resolve(path), genotypes.IMAGENET_TUNED)
+        arch = "|skip_connect~0|+|none~0|none~1|+|none~0|none~1|skip_connect~2|"
+        self.assertEqual(
+            genotypes.resolve(arch), NasBench201Genotype.from_string(arch)
+        )
+
+    def test_refuses(self):
+        with self.assertRaisesRegex(ValueError, "Unknown genotype 'NOPE'"):
+            genotypes.resolve("NOPE")
+        path = os.path.join(self.get_temp_dir(), "bad.json")
+        bad = genotypes.CIFAR_TUNED.to_dict()
+        bad["normal"][0] = ["conv_9x9", 0]
+        with open(path, "w") as f:
+            json.dump(bad, f)
+        with self.assertRaisesRegex(ValueError, "bad.json.*conv_9x9"):
+            genotypes.resolve(path)
+        with open(path, "w") as f:
+            f.write("{not json")
+        with self.assertRaisesRegex(ValueError, "not valid JSON"):
+            genotypes.resolve(path)
+        with self.assertRaisesRegex(ValueError, "No file"):
+            genotypes.resolve("missing/genotype.json")
 
 
 if __name__ == "__main__":
