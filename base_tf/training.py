@@ -46,13 +46,13 @@ What a run writes to `output_dir`:
   amplifies (measured: 2e-3 after 4 epochs);
   `keras.backend.clear_session()` before `train` removes that;
 * `log.csv` (`keras.callbacks.CSVLogger`), `logs/` (TensorBoard),
-  `curves.png` (loss and accuracy per epoch, train and test);
+  `curves.png` (`learning_curves`: loss and accuracy per epoch, train and
+  test);
 * at the end: `model.keras` (the inference model: images -> logits of the
   main head), `genotype.json`, and last `metadata.json`, the mark of a
   finished run. `load_trained(output_dir)` reads them back.
 """
 
-import csv
 import dataclasses
 import json
 import math
@@ -66,8 +66,8 @@ import tensorflow as tf
 from base_tf import (
     data,
     evaluation,
+    learning_curves,
     optimizers,
-    plots,
     run_folder,
     search_space,
 )
@@ -631,69 +631,6 @@ def steps_per_epoch(num_examples, batch_size):
     return math.ceil(num_examples / batch_size)
 
 
-def read_log(path):
-    """The rows of a `CSVLogger` file, one per epoch (the last of repeats).
-
-    A run killed between logging an epoch and backing it up logs that
-    epoch again when resumed; the later row is kept.
-
-    Returns:
-        A list of dicts of floats, by epoch, each with an "epoch" key.
-    """
-    if not os.path.isfile(path):
-        return []
-    rows = {}
-    with open(path, newline="") as f:
-        for row in csv.DictReader(f):
-            values = {
-                k: float(v) for k, v in row.items() if v not in ("", None)
-            }
-            rows[int(values["epoch"])] = values
-    return [rows[e] for e in sorted(rows)]
-
-
-def _main_head(row, metric, prefix=""):
-    """A metric of the main head, whichever name Keras logged it under."""
-    for name in (f"{prefix}logits_{metric}", f"{prefix}{metric}"):
-        if name in row:
-            return row[name]
-    return float("nan")
-
-
-def plot_learning_curves(log_path, png_path, title=None):
-    """Draws loss and accuracy per epoch, train and test, to a PNG.
-
-    Losses are the main head's cross-entropy (without the auxiliary
-    term); train figures are the epoch's means over its augmented batches.
-
-    Returns:
-        `png_path`, or None when the log has no epoch yet.
-    """
-    rows = read_log(log_path)
-    if not rows:
-        return None
-    curves = {
-        metric: {
-            label: [_main_head(row, metric, prefix) for row in rows]
-            for prefix, label in (("", "train"), ("val_", "test"))
-        }
-        for metric in ("loss", "accuracy")
-    }
-    epochs = [row["epoch"] + 1 for row in rows]
-    return plots.learning_curves(epochs, curves, png_path, title)
-
-
-class _LearningCurves(keras.callbacks.Callback):
-    """Redraws the learning curves after every epoch (after CSVLogger)."""
-
-    def __init__(self, log_path, png_path, title):
-        super().__init__()
-        self.log_path, self.png_path, self.title = log_path, png_path, title
-
-    def on_epoch_end(self, epoch, logs=None):
-        plot_learning_curves(self.log_path, self.png_path, self.title)
-
-
 def _evaluate(network, images, labels, batch_size):
     """Mean cross-entropy and accuracy of `network`'s logits."""
     logits = network.predict(
@@ -903,7 +840,7 @@ def _train_in_claimed_folder(
         _EpochSeeds(config.seed),
         backup,
         keras.callbacks.CSVLogger(log_path, append=True),
-        _LearningCurves(log_path, curves_path, title),
+        learning_curves.LearningCurves(log_path, curves_path, title),
         keras.callbacks.TensorBoard(
             os.path.join(output_dir, TENSORBOARD_DIR), write_graph=False
         ),
@@ -932,12 +869,16 @@ def _train_in_claimed_folder(
     test_loss, test_accuracy = _evaluate(
         network, test_images, test_labels, config.batch_size
     )
-    rows = read_log(log_path)
-    train_accuracy = _main_head(rows[-1], "accuracy") if rows else float("nan")
+    rows = learning_curves.read_log(log_path)
+    train_accuracy = (
+        learning_curves.main_head(rows[-1], "accuracy")
+        if rows
+        else float("nan")
+    )
     network.save(os.path.join(output_dir, MODEL_FILE))
     with open(os.path.join(output_dir, GENOTYPE_FILE), "w") as f:
         f.write(genotype.to_json(indent=2))
-    plot_learning_curves(log_path, curves_path, title)
+    learning_curves.plot(log_path, curves_path, title)
     metadata = {
         "space": space,
         "genotype": genotype.to_dict(),

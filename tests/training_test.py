@@ -9,7 +9,14 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from base_tf import data, evaluation, optimizers, run_folder, training
+from base_tf import (
+    data,
+    evaluation,
+    learning_curves,
+    optimizers,
+    run_folder,
+    training,
+)
 from base_tf.search_space import CIFAR_TUNED, NasBench201Genotype
 from tests import tfds_testing
 
@@ -57,7 +64,7 @@ class TrainingTest(tf.test.TestCase):
         result = training.train(
             CIFAR_TUNED, self.root, CONFIG, out, verbose=0, **SIZE
         )
-        rows = training.read_log(os.path.join(out, training.LOG_FILE))
+        rows = learning_curves.read_log(os.path.join(out, training.LOG_FILE))
         self.assertEqual([row["epoch"] for row in rows], [0, 1])
         # The main head's training loss went down.
         self.assertLess(rows[1]["logits_loss"], rows[0]["logits_loss"])
@@ -86,7 +93,7 @@ class TrainingTest(tf.test.TestCase):
         )
         self.assertEqual(more.initial_epoch, 2)
         self.assertEqual(more.metadata["epochs_this_call"], 1)
-        rows = training.read_log(os.path.join(out, training.LOG_FILE))
+        rows = learning_curves.read_log(os.path.join(out, training.LOG_FILE))
         self.assertEqual([row["epoch"] for row in rows], [0, 1, 2])
         # Again with 3: finished, nothing trained.
         again = training.train(
