@@ -55,17 +55,16 @@ What a run writes to `output_dir`:
 
 import dataclasses
 import json
-import math
 import os
 import time
 
 import keras
 import numpy as np
-import tensorflow as tf
 
 from base_tf import (
     data,
     evaluation,
+    input_pipeline,
     learning_curves,
     optimizers,
     run_folder,
@@ -85,11 +84,6 @@ TENSORBOARD_DIR = "logs"
 
 # TrainingConfig fields a rerun on the same output_dir may change.
 RERUN_FIELDS = ("epochs", "jit_compile")
-
-TRAIN_SPLIT = "train"
-# The split trained networks are tested on: the first of these a source
-# has.
-TEST_SPLITS = ("test", "validation", "valid", "val")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -233,57 +227,6 @@ class TrainedModel:
     class_names: tuple
     image_spec: data.ImageSpec
     metadata: dict
-
-
-def _test_split(source):
-    for split in TEST_SPLITS:
-        if split in source.splits:
-            return split
-    raise data.DataError(
-        f"{source.name} has no test split ({', '.join(TEST_SPLITS)}); its "
-        f"splits are {list(source.splits)}. Add one (for a folder: "
-        "root/test/<class>/<image>)."
-    )
-
-
-def _check_classes(source, split):
-    """Refuses a split in which some class has no example.
-
-    A folder dataset takes its classes from the class folders of all its
-    splits, so an empty (or missing) class folder under train/ would give
-    the network an output that no training image ever asks for.
-    """
-    empty = [
-        source.class_names[c]
-        for c, count in enumerate(split.class_counts())
-        if not count
-    ]
-    if not empty:
-        return
-    names = ", ".join(repr(name) for name in empty)
-    if isinstance(source, data.ImageFolderSource):
-        folders = ", ".join(
-            os.path.join(source.root, split.split, name) for name in empty
-        )
-        fix = f"add images to {folders}, or remove the class from every split"
-    else:
-        fix = "choose another dataset"
-    raise data.DataError(
-        f"{run_folder.dataset_name(source)}: {len(empty)} of its "
-        f"{source.num_classes} "
-        f"classes have no {split.split!r} images ({names}), so the network "
-        f"would never learn them: {fix}."
-    )
-
-
-def _subset(split, limit, seed):
-    """The split's arrays, or a seeded random `limit` of them in order."""
-    images, labels = split.images, split.labels
-    if limit is None or limit >= len(labels):
-        return images, labels
-    rng = np.random.default_rng(seed)
-    keep = np.sort(rng.choice(len(labels), size=limit, replace=False))
-    return images[keep], labels[keep]
 
 
 def _read_json(path):
@@ -446,7 +389,7 @@ class _Backup(keras.callbacks.Callback):
 
     What else a resumed run needs to continue as an uninterrupted one is a
     function of (seed, epoch, step), not saved: the example order and the
-    augmentation (`training_dataset`) and drop-path's draws
+    augmentation (`input_pipeline.training_dataset`) and drop-path's draws
     (`_EpochSeeds`).
     """
 
@@ -518,123 +461,12 @@ class _EpochSeeds(keras.callbacks.Callback):
             state.assign(np.array([start, 0], dtype=state.dtype))
 
 
-def _standardisation(images):
-    """Per-channel mean and std of uint8 images, as values in [0, 1]."""
-    pixels = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0
-    return pixels.mean(axis=0).tolist(), pixels.std(axis=0).tolist()
-
-
-def _targets(labels, auxiliary):
-    if auxiliary:
-        return {"logits": labels, "aux_logits": labels}
-    return labels
-
-
-def training_dataset(
-    images,
-    labels,
-    config,
-    fill,
-    start_epoch=0,
-    auxiliary=False,
-):
-    """Epochs `start_epoch`..`config.epochs - 1` of augmented batches.
-
-    Epoch e visits the examples in the order of a permutation seeded by
-    (seed, e), in batches of `config.batch_size` (the last one smaller);
-    batch s of epoch e is augmented (`RandomCropFlip`, `Cutout`) with a
-    seed folded from (seed, e, s). The stream is thus a function of the
-    config alone, and a run resumed at epoch e sees what an uninterrupted
-    one would have.
-
-    Args:
-        images: uint8 `[N, H, W, c]`.
-        labels: int `[N]`.
-        config: a `TrainingConfig`.
-        fill: the per-channel value cut-out pixels get (the mean pixel).
-        start_epoch: the first epoch.
-        auxiliary: whether targets are a dict for both heads.
-
-    Returns:
-        A `tf.data.Dataset` of (float32 images in [0, 1], int32 labels),
-        `steps_per_epoch(N, batch_size)` batches an epoch.
-    """
-    num = len(labels)
-    height, width = images.shape[1:3]
-    crop_flip = None
-    if config.augment:
-        crop_flip = evaluation.RandomCropFlip(
-            (
-                evaluation.scaled(4, height),
-                evaluation.scaled(4, width),
-            )
-        )
-    cutout = None
-    if config.cutout:
-        cutout = evaluation.Cutout(
-            (
-                evaluation.scaled(config.cutout, height),
-                evaluation.scaled(config.cutout, width),
-            ),
-            fill=list(fill),
-        )
-    images = tf.constant(images)
-    labels = tf.constant(labels, tf.int32)
-    seed = tf.constant(config.seed, tf.int64)
-
-    def one_epoch(epoch):
-        epoch_seed = tf.stack([seed, epoch])
-        order = tf.argsort(tf.random.stateless_uniform([num], epoch_seed))
-        batches = tf.data.Dataset.from_tensor_slices(order)
-        return (
-            batches.batch(config.batch_size)
-            .enumerate()
-            .map(lambda step, index: (epoch_seed, step, index))
-        )
-
-    def load(epoch_seed, step, index):
-        x = tf.image.convert_image_dtype(tf.gather(images, index), tf.float32)
-        batch_seed = tf.random.experimental.stateless_fold_in(epoch_seed, step)
-        crop_seed, cutout_seed = tf.unstack(
-            tf.random.experimental.stateless_split(batch_seed, 2)
-        )
-        if crop_flip is not None:
-            x = crop_flip(x, crop_seed)
-        if cutout is not None:
-            x = cutout(x, cutout_seed)
-        return x, _targets(tf.gather(labels, index), auxiliary)
-
-    epochs = tf.data.Dataset.range(start_epoch, config.epochs)
-    return (
-        epochs.flat_map(one_epoch)
-        .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-        .prefetch(tf.data.AUTOTUNE)
-    )
-
-
-def test_dataset(images, labels, batch_size, auxiliary=False):
-    """The test examples in order, float32 images in [0, 1]."""
-    ds = tf.data.Dataset.from_tensor_slices(
-        (images, labels.astype(np.int32))
-    ).batch(batch_size)
-    return ds.map(
-        lambda x, y: (
-            tf.image.convert_image_dtype(x, tf.float32),
-            _targets(y, auxiliary),
-        ),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    ).prefetch(tf.data.AUTOTUNE)
-
-
-def steps_per_epoch(num_examples, batch_size):
-    """Batches an epoch: every example once, the last batch smaller."""
-    return math.ceil(num_examples / batch_size)
-
-
 def _evaluate(network, images, labels, batch_size):
     """Mean cross-entropy and accuracy of `network`'s logits."""
     logits = network.predict(
-        test_dataset(images, labels, batch_size).map(lambda x, y: x),
+        input_pipeline.test_dataset(images, labels, batch_size).map(
+            lambda x, y: x
+        ),
         verbose=0,
     )
     losses = keras.losses.sparse_categorical_crossentropy(
@@ -671,10 +503,10 @@ def train(
     """Trains `genotype`'s network on `dataset` and tests it.
 
     Trains on the "train" split and tests on "test" (else the first of
-    `TEST_SPLITS` the source has) at `image_spec`; see the module doc for
-    the recipe and what is written to `output_dir`. A rerun on the same
-    `output_dir` with the same arguments resumes an unfinished run from
-    its last epoch, returns a finished one as it is, and with more
+    `input_pipeline.TEST_SPLITS` the source has) at `image_spec`; see the
+    module doc for the recipe and what is written to `output_dir`. A rerun
+    on the same `output_dir` with the same arguments resumes an unfinished
+    run from its last epoch, returns a finished one as it is, and with more
     `config.epochs` trains a finished one further (its cosine schedule is
     then recomputed for the new total).
 
@@ -713,12 +545,7 @@ def train(
     channels = default_channels if channels is None else channels
     num_cells = default_cells if num_cells is None else num_cells
     source = data.load_source(dataset, data_dir=data_dir)
-    if TRAIN_SPLIT not in source.splits:
-        raise data.DataError(
-            f"{source.name} has no {TRAIN_SPLIT!r} split to train on; its "
-            f"splits are {list(source.splits)}."
-        )
-    test_split = _test_split(source)
+    test_split = input_pipeline.test_split(source)
     # Before any image is read: the folder is this run's, or refused.
     with claim_output_dir(
         output_dir, genotype, source, config, image_spec, channels, num_cells
@@ -774,22 +601,23 @@ def _train_in_claimed_folder(
             f"for {backup.epoch()} or more to finish it."
         )
 
-    train_split = source.materialize(TRAIN_SPLIT, image_spec)
-    _check_classes(source, train_split)
-    train_images, train_labels = _subset(
+    train_split = source.materialize(input_pipeline.TRAIN_SPLIT, image_spec)
+    input_pipeline.check_classes(source, train_split)
+    train_images, train_labels = input_pipeline.subset(
         train_split, config.max_train_examples, config.seed
     )
-    test_images, test_labels = _subset(
+    test_images, test_labels = input_pipeline.subset(
         source.materialize(test_split, image_spec),
         config.max_test_examples,
         config.seed + 1,
     )
     if not len(train_labels) or not len(test_labels):
         raise data.DataError(
-            f"{source.name}: the {TRAIN_SPLIT!r} and {test_split!r} splits "
+            f"{source.name}: the {input_pipeline.TRAIN_SPLIT!r} and "
+            f"{test_split!r} splits "
             "need at least one example each."
         )
-    mean, std = _standardisation(train_images)
+    mean, std = input_pipeline.standardisation(train_images)
     std = [max(s, 1e-3) for s in std]  # A constant channel: no division by 0.
 
     keras.utils.set_random_seed(config.seed)
@@ -804,7 +632,7 @@ def _train_in_claimed_folder(
         std=std,
         seed=config.seed,
     )
-    steps = steps_per_epoch(len(train_labels), config.batch_size)
+    steps = input_pipeline.steps_per_epoch(len(train_labels), config.batch_size)
     schedule = keras.optimizers.schedules.CosineDecay(
         config.learning_rate, decay_steps=config.epochs * steps, alpha=0.0
     )
@@ -846,7 +674,7 @@ def _train_in_claimed_folder(
         ),
     ]
     history = model.fit(
-        training_dataset(
+        input_pipeline.training_dataset(
             train_images,
             train_labels,
             config,
@@ -857,7 +685,7 @@ def _train_in_claimed_folder(
         epochs=config.epochs,
         initial_epoch=initial_epoch,
         steps_per_epoch=steps,
-        validation_data=test_dataset(
+        validation_data=input_pipeline.test_dataset(
             test_images, test_labels, config.batch_size, auxiliary
         ),
         callbacks=callbacks,
@@ -884,7 +712,7 @@ def _train_in_claimed_folder(
         "genotype": genotype.to_dict(),
         "genotype_text": str(genotype),
         "dataset": run_folder.dataset_name(source),
-        "train_split": TRAIN_SPLIT,
+        "train_split": input_pipeline.TRAIN_SPLIT,
         "test_split": test_split,
         "class_names": list(source.class_names),
         "num_classes": source.num_classes,

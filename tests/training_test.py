@@ -12,6 +12,7 @@ import tensorflow as tf
 from base_tf import (
     data,
     evaluation,
+    input_pipeline,
     learning_curves,
     optimizers,
     run_folder,
@@ -170,13 +171,13 @@ class TrainingTest(tf.test.TestCase):
         config = dict_replace(CONFIG, epochs=3, batch_size=4, cutout=4)
 
         def stream(start_epoch=0):
-            ds = training.training_dataset(
+            ds = input_pipeline.training_dataset(
                 images, labels, config, [0.5] * 3, start_epoch=start_epoch
             )
             return [(x.numpy(), y.numpy()) for x, y in ds]
 
         full = stream()
-        self.assertLen(full, 3 * training.steps_per_epoch(10, 4))
+        self.assertLen(full, 3 * input_pipeline.steps_per_epoch(10, 4))
         for (xa, ya), (xb, yb) in zip(full, stream(), strict=True):
             self.assertAllEqual(xa, xb)
             self.assertAllEqual(ya, yb)
