@@ -35,7 +35,7 @@ What a run writes to `output_dir`:
   A run of an older version recorded the same in `run.json`; a rerun with
   its settings takes it over;
 * `backup/`: the weights and optimizer state after every epoch, written
-  so that a kill at any moment leaves a complete one (`_Backup`): a run
+  so that a kill at any moment leaves a complete one (`backup.Backup`): a run
   that is killed, or rerun with more epochs, resumes from its last
   finished epoch. Everything random (example order, augmentation,
   drop-path) is a function of (seed, epoch, step), so a killed and
@@ -62,6 +62,7 @@ import keras
 import numpy as np
 
 from base_tf import (
+    backup,
     data,
     evaluation,
     input_pipeline,
@@ -375,92 +376,6 @@ def claim_output_dir(
     )
 
 
-class _Backup(keras.callbacks.Callback):
-    """The training state after every epoch, in `folder`; `restore` reads it.
-
-    Keras's `BackupAndRestore` writes its weights file in place, then the
-    epoch in a second file: a run killed between the two, or while the
-    weights are written, leaves an epoch that does not match its weights,
-    or weights that cannot be read. Here epoch e's weights and optimizer
-    state (`model.save_weights`) go to their own file,
-    `epoch-<e>.weights.h5`, and only then does `training_metadata.json`,
-    replaced atomically, name it: whenever the process dies, the metadata
-    names a complete file of the epoch it states.
-
-    What else a resumed run needs to continue as an uninterrupted one is a
-    function of (seed, epoch, step), not saved: the example order and the
-    augmentation (`input_pipeline.training_dataset`) and drop-path's draws
-    (`_EpochSeeds`).
-    """
-
-    METADATA = "training_metadata.json"
-    LEGACY_WEIGHTS = "latest.weights.h5"  # BackupAndRestore's file.
-
-    def __init__(self, folder):
-        super().__init__()
-        self.folder = folder
-
-    def _metadata_path(self):
-        return os.path.join(self.folder, self.METADATA)
-
-    def epoch(self):
-        """The epoch a run resumes at: 0 when nothing is backed up."""
-        path = self._metadata_path()
-        return int(_read_json(path)["epoch"]) if os.path.isfile(path) else 0
-
-    def restore(self, model):
-        """Loads the backed-up weights and optimizer state into `model`.
-
-        Returns:
-            The epoch to resume at (0, with `model` untouched, when
-            nothing is backed up).
-        """
-        path = self._metadata_path()
-        if not os.path.isfile(path):
-            return 0
-        metadata = _read_json(path)
-        if not model.optimizer.built:
-            model.optimizer.build(model.trainable_variables)
-        weights = metadata.get("weights", self.LEGACY_WEIGHTS)
-        model.load_weights(os.path.join(self.folder, weights))
-        return int(metadata["epoch"])
-
-    def on_epoch_end(self, epoch, logs=None):
-        os.makedirs(self.folder, exist_ok=True)
-        name = f"epoch-{epoch + 1}.weights.h5"
-        self.model.save_weights(os.path.join(self.folder, name), overwrite=True)
-        _write_json(
-            self._metadata_path(), {"epoch": epoch + 1, "weights": name}
-        )
-        for old in os.listdir(self.folder):
-            if old.endswith(".weights.h5") and old != name:
-                os.remove(os.path.join(self.folder, old))
-
-
-class _EpochSeeds(keras.callbacks.Callback):
-    """Reseeds the model's random generators at every epoch's start.
-
-    Drop-path draws from a `keras.random.SeedGenerator` in each DARTS cell,
-    whose state advances a step with every draw and which no checkpoint
-    holds. Setting generator i's state to one drawn from (seed, epoch, i)
-    when epoch e starts makes every draw a function of (seed, epoch, step),
-    so a run resumed at epoch e draws what an uninterrupted run would.
-    """
-
-    def __init__(self, seed):
-        super().__init__()
-        self.seed = seed
-
-    def on_epoch_begin(self, epoch, logs=None):
-        weights = {id(v) for v in self.model.weights}
-        # What `variables` adds to `weights`: the generators' states.
-        states = [v for v in self.model.variables if id(v) not in weights]
-        for i, state in enumerate(states):
-            entropy = np.random.SeedSequence([self.seed, epoch, i])
-            start = int(entropy.generate_state(1)[0]) % (2**31 - 1)
-            state.assign(np.array([start, 0], dtype=state.dtype))
-
-
 def _evaluate(network, images, labels, batch_size):
     """Mean cross-entropy and accuracy of `network`'s logits."""
     logits = network.predict(
@@ -593,12 +508,12 @@ def _train_in_claimed_folder(
                 f"asked: ask for {finished['epochs']} (to read it) or more "
                 "(to train it further)."
             )
-    backup = _Backup(os.path.join(output_dir, BACKUP_DIR))
-    if backup.epoch() > config.epochs:
+    run_backup = backup.Backup(os.path.join(output_dir, BACKUP_DIR))
+    if run_backup.epoch() > config.epochs:
         raise ValueError(
-            f"{output_dir!r} holds this run trained for {backup.epoch()} "
+            f"{output_dir!r} holds this run trained for {run_backup.epoch()} "
             f"epochs (unfinished), more than the {config.epochs} asked: ask "
-            f"for {backup.epoch()} or more to finish it."
+            f"for {run_backup.epoch()} or more to finish it."
         )
 
     train_split = source.materialize(input_pipeline.TRAIN_SPLIT, image_spec)
@@ -659,14 +574,14 @@ def _train_in_claimed_folder(
             jit_compile=config.jit_compile,
         )
 
-    initial_epoch = backup.restore(model)
+    initial_epoch = run_backup.restore(model)
     log_path = os.path.join(output_dir, LOG_FILE)
     curves_path = os.path.join(output_dir, CURVES_FILE)
     title = f"{space} network on {source.name}"
     callbacks = [
         evaluation.DropPathSchedule(config.drop_path, config.epochs),
-        _EpochSeeds(config.seed),
-        backup,
+        backup.EpochSeeds(config.seed),
+        run_backup,
         keras.callbacks.CSVLogger(log_path, append=True),
         learning_curves.LearningCurves(log_path, curves_path, title),
         keras.callbacks.TensorBoard(
