@@ -3,9 +3,9 @@
 A run folder is where a program writes a run (the `--output_dir` of
 bin/meta_train, bin/adapt and bin/train). The program claims it with
 `claim` before it reads an image or builds a model (each library module
-says what its runs record: `meta_training.run_settings`,
-`adaptation.run_settings`, `training.run_settings`); `check_directory`
-also vets other folders a program writes (bin/export's `--export_base`):
+says what its runs record: the `run_settings` of `meta_training`,
+`adaptation` and `training_folder`); `check_directory` also vets other
+folders a program writes (bin/export's `--export_base`):
 
 * The path must be a folder the program can write in; a missing one is
   made. A file, or a place it cannot write in, is refused in one line.

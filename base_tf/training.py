@@ -27,13 +27,10 @@ last epoch's.
 
 What a run writes to `output_dir`:
 
-* `settings.json`: what the run is (`run_settings`: genotype, dataset,
-  image size, network size, config but epochs), recorded before any image
-  is read by claiming the folder (`claim_output_dir`, see `run_folder`): a
-  folder holding another run is refused naming each differing setting,
-  and nothing in it is touched; one process at a time trains in a folder.
-  A run of an older version recorded the same in `run.json`; a rerun with
-  its settings takes it over;
+* `settings.json`: what the run is, recorded before any image is read by
+  claiming the folder (`training_folder`): a folder holding another run
+  is refused naming each differing setting, and nothing in it is touched;
+  one process at a time trains in a folder;
 * `backup/`: the weights and optimizer state after every epoch, written
   so that a kill at any moment leaves a complete one (`backup.Backup`): a run
   that is killed, or rerun with more epochs, resumes from its last
@@ -70,11 +67,9 @@ from base_tf import (
     optimizers,
     run_folder,
     search_space,
+    training_folder,
 )
 
-RUN_KIND = "training"
-# Where runs recorded their settings before `run_folder`'s settings.json.
-OLDER_RUN_FILE = "run.json"
 METADATA_FILE = "metadata.json"
 MODEL_FILE = "model.keras"
 GENOTYPE_FILE = "genotype.json"
@@ -82,9 +77,6 @@ LOG_FILE = "log.csv"
 CURVES_FILE = "curves.png"
 BACKUP_DIR = "backup"
 TENSORBOARD_DIR = "logs"
-
-# TrainingConfig fields a rerun on the same output_dir may change.
-RERUN_FIELDS = ("epochs", "jit_compile")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -230,6 +222,16 @@ class TrainedModel:
     metadata: dict
 
 
+def _check_arguments(config, image_spec):
+    """Raises unless `config` is a `TrainingConfig` and `image_spec` an
+    image spec or None; returns the image spec (None: 32x32x3)."""
+    if not isinstance(config, TrainingConfig):
+        raise ValueError(
+            f"config must be a TrainingConfig; got {type(config).__name__}."
+        )
+    return training_folder.check_image_spec(image_spec)
+
+
 def _read_json(path):
     with open(path) as f:
         return json.load(f)
@@ -240,140 +242,6 @@ def _write_json(path, value):
     with open(tmp, "w") as f:
         json.dump(value, f, indent=2)
     os.replace(tmp, path)
-
-
-def _image_size(image_spec):
-    """An image spec's size as bin/train's --image_size: one side of a
-    square, else [height, width]."""
-    if image_spec.height == image_spec.width:
-        return image_spec.height
-    return [image_spec.height, image_spec.width]
-
-
-def _check_arguments(config, image_spec):
-    """Raises unless `config` is a `TrainingConfig` and `image_spec` an
-    image spec or None; returns the image spec (None: 32x32x3)."""
-    if not isinstance(config, TrainingConfig):
-        raise ValueError(
-            f"config must be a TrainingConfig; got {type(config).__name__}."
-        )
-    image_spec = image_spec or data.ImageSpec()
-    if not isinstance(image_spec, data.ImageSpec):
-        raise ValueError(
-            f"image_spec must be a data.ImageSpec; got {image_spec!r}."
-        )
-    return image_spec
-
-
-def run_settings(
-    genotype, dataset, config, image_spec=None, channels=None, num_cells=None
-):
-    """Every setting that changes a training run's result.
-
-    Named as bin/train's flags: the genotype (as a dict), the dataset (a
-    TFDS name or a folder's path; not where it is stored), the image size
-    and channels, the network's size (defaults filled in) and every
-    `TrainingConfig` field but `RERUN_FIELDS` (more epochs extend a run;
-    XLA changes how, not what, is computed).
-
-    Args:
-        genotype: a genotype, or anything `search_space.resolve_genotype`
-            reads.
-        dataset: the `data.Source` trained on.
-        config: a `TrainingConfig`.
-        image_spec, channels, num_cells: as `train` takes them.
-
-    Returns:
-        A JSON-ready dict.
-
-    Raises:
-        ValueError: a bad genotype, config or image spec.
-    """
-    genotype = search_space.resolve_genotype(genotype)
-    image_spec = _check_arguments(config, image_spec)
-    default_channels, default_cells = evaluation.DEFAULT_SIZES[
-        evaluation.space_of(genotype)
-    ]
-    fields = dataclasses.asdict(config)
-    for name in RERUN_FIELDS:
-        del fields[name]
-    return {
-        "genotype": genotype.to_dict(),
-        "dataset": run_folder.dataset_name(dataset),
-        "image_size": _image_size(image_spec),
-        "image_channels": image_spec.channels,
-        "channels": default_channels if channels is None else channels,
-        "num_cells": default_cells if num_cells is None else num_cells,
-        **fields,
-    }
-
-
-def _older_settings(output_dir):
-    """The settings a run of an older version recorded in `run.json`, as
-    `run_settings` names them; None without one."""
-    path = os.path.join(output_dir, OLDER_RUN_FILE)
-    if not os.path.isfile(path):
-        return None
-    try:
-        request = _read_json(path)
-        spec = data.ImageSpec(**request["image_spec"])
-        return {
-            "genotype": request["genotype"],
-            "dataset": request["dataset"],
-            "image_size": _image_size(spec),
-            "image_channels": spec.channels,
-            "channels": request["channels"],
-            "num_cells": request["num_cells"],
-            **request["config"],
-        }
-    except (OSError, ValueError, KeyError, TypeError) as e:
-        raise run_folder.RunFolderError(
-            f"{path} is not a training run's record ({e}): was it edited? "
-            "Restore it, or move the folder away."
-        ) from None
-
-
-def claim_output_dir(
-    output_dir,
-    genotype,
-    dataset,
-    config,
-    image_spec=None,
-    channels=None,
-    num_cells=None,
-    flags=(),
-):
-    """Claims a training run's folder (see `run_folder.claim`).
-
-    The folder records `run_settings(...)` of the arguments; one of
-    another run or of other files is refused, naming each differing
-    setting, and so is one another process is training in. `train`
-    claims its folder itself; a program claims it first to have the
-    settings named as its `flags` (claims in one process share the lock).
-
-    Args:
-        output_dir: the run's folder.
-        genotype, dataset, config, image_spec, channels, num_cells: see
-            `run_settings`.
-        flags: the caller's flag names, to name settings `--name`.
-
-    Returns:
-        The `run_folder.RunFolder`, locked until released; use it as a
-        context manager.
-
-    Raises:
-        ValueError: a bad argument; `run_folder.RunFolderError`: the
-            folder cannot hold this run.
-    """
-    return run_folder.claim(
-        output_dir,
-        RUN_KIND,
-        run_settings(
-            genotype, dataset, config, image_spec, channels, num_cells
-        ),
-        older_record=_older_settings,
-        flags=flags,
-    )
 
 
 def _evaluate(network, images, labels, batch_size):
@@ -449,7 +317,7 @@ def train(
         ValueError: a bad genotype, config or dataset (`data.DataError`).
         run_folder.RunFolderError: `output_dir` holds another run or other
             files (nothing in it is changed), or another process is
-            training in it (see `claim_output_dir`).
+            training in it (see `training_folder.claim_output_dir`).
     """
     start_time = time.perf_counter()
     genotype = search_space.resolve_genotype(genotype)
@@ -462,7 +330,7 @@ def train(
     source = data.load_source(dataset, data_dir=data_dir)
     test_split = input_pipeline.test_split(source)
     # Before any image is read: the folder is this run's, or refused.
-    with claim_output_dir(
+    with training_folder.claim_output_dir(
         output_dir, genotype, source, config, image_spec, channels, num_cells
     ):
         return _train_in_claimed_folder(

@@ -23,7 +23,14 @@ import time
 
 from absl import flags
 
-from base_tf import data, evaluation, run_folder, search_space, training
+from base_tf import (
+    data,
+    evaluation,
+    run_folder,
+    search_space,
+    training,
+    training_folder,
+)
 
 _DEFAULTS = training.TrainingConfig()
 
@@ -170,7 +177,7 @@ def main(argv):
     # Before any work: the folder is this run's (its settings recorded, or
     # the same as recorded), or refused naming each differing flag; one
     # run at a time.
-    with training.claim_output_dir(
+    with training_folder.claim_output_dir(
         FLAGS.output_dir,
         genotype,
         source,

@@ -17,6 +17,7 @@ from base_tf import (
     optimizers,
     run_folder,
     training,
+    training_folder,
 )
 from base_tf.search_space import CIFAR_TUNED, NasBench201Genotype
 from tests import tfds_testing
@@ -235,9 +236,9 @@ class TrainingTest(tf.test.TestCase):
         config = {
             k: v
             for k, v in CONFIG.__dict__.items()
-            if k not in training.RERUN_FIELDS
+            if k not in training_folder.RERUN_FIELDS
         }
-        with open(os.path.join(out, training.OLDER_RUN_FILE), "w") as f:
+        with open(os.path.join(out, training_folder.OLDER_RUN_FILE), "w") as f:
             json.dump(
                 {
                     "genotype": CIFAR_TUNED.to_dict(),
@@ -254,7 +255,7 @@ class TrainingTest(tf.test.TestCase):
             run_folder.RunFolderError,
             "holds a training run with other settings: --seed: 0 there, 1 now",
         ):
-            training.claim_output_dir(
+            training_folder.claim_output_dir(
                 out,
                 CIFAR_TUNED,
                 source,
@@ -263,7 +264,7 @@ class TrainingTest(tf.test.TestCase):
                 **SIZE,
             )
         self.assertEqual(sorted(os.listdir(out)), ["backup", "run.json"])
-        with training.claim_output_dir(
+        with training_folder.claim_output_dir(
             out, CIFAR_TUNED, source, dict_replace(CONFIG, epochs=5), **SIZE
         ) as folder:
             self.assertTrue(folder.resumed)
@@ -273,7 +274,7 @@ class TrainingTest(tf.test.TestCase):
                 "training",
                 json.loads(
                     json.dumps(
-                        training.run_settings(
+                        training_folder.run_settings(
                             CIFAR_TUNED, source, CONFIG, **SIZE
                         )
                     )
