@@ -90,6 +90,38 @@ def subset(split, limit, seed):
     return images[keep], labels[keep]
 
 
+def examples(source, test_split, config, image_spec):
+    """The train and test examples of a run, as uint8 images and labels.
+
+    The train split (every class with images: `check_classes`) and
+    `test_split`, at `image_spec`, each cut to a seeded subset of
+    `config.max_train_examples` and `config.max_test_examples`.
+
+    Returns:
+        `(train_images, train_labels, test_images, test_labels)`.
+
+    Raises:
+        data.DataError: a class without training images, or a split
+            without examples.
+    """
+    train_split = source.materialize(TRAIN_SPLIT, image_spec)
+    check_classes(source, train_split)
+    train_images, train_labels = subset(
+        train_split, config.max_train_examples, config.seed
+    )
+    test_images, test_labels = subset(
+        source.materialize(test_split, image_spec),
+        config.max_test_examples,
+        config.seed + 1,
+    )
+    if not len(train_labels) or not len(test_labels):
+        raise data.DataError(
+            f"{source.name}: the {TRAIN_SPLIT!r} and {test_split!r} splits "
+            "need at least one example each."
+        )
+    return train_images, train_labels, test_images, test_labels
+
+
 def standardisation(images):
     """Per-channel mean and std of uint8 images, as values in [0, 1]."""
     pixels = images.reshape(-1, images.shape[-1]).astype(np.float64) / 255.0

@@ -31,17 +31,14 @@ What a run writes to `output_dir`:
   claiming the folder (`training_folder`): a folder holding another run
   is refused naming each differing setting, and nothing in it is touched;
   one process at a time trains in a folder;
-* `backup/`: the weights and optimizer state after every epoch, written
-  so that a kill at any moment leaves a complete one (`backup.Backup`): a run
-  that is killed, or rerun with more epochs, resumes from its last
-  finished epoch. Everything random (example order, augmentation,
-  drop-path) is a function of (seed, epoch, step), so a killed and
-  resumed run ends with the weights of an uninterrupted one, bit for bit
-  when each runs in a fresh process, as bin/train does. Within a process
-  that built other Keras models first, Keras's global state (its layer
-  names) can change the last bit of some float sums, which training then
-  amplifies (measured: 2e-3 after 4 epochs);
-  `keras.backend.clear_session()` before `train` removes that;
+* `backup/`: the weights and optimizer state after every epoch
+  (`backup`): a run that is killed, or rerun with more epochs, resumes
+  from its last finished epoch, and ends with the weights of an
+  uninterrupted one, bit for bit when each runs in a fresh process, as
+  bin/train does. Within a process that built other Keras models first,
+  Keras's global state (its layer names) can change the last bit of some
+  float sums, which training then amplifies (measured: 2e-3 after 4
+  epochs); `keras.backend.clear_session()` before `train` removes that;
 * `log.csv` (`keras.callbacks.CSVLogger`), `logs/` (TensorBoard),
   `curves.png` (`learning_curves`: loss and accuracy per epoch, train and
   test);
@@ -272,6 +269,67 @@ def _result(output_dir, metadata, initial_epoch):
     )
 
 
+def _finished_run(output_dir, config):
+    """The metadata of the run finished in `output_dir` if it was trained
+    for `config.epochs`; None if none finished, or for fewer epochs."""
+    metadata_path = os.path.join(output_dir, METADATA_FILE)
+    if not os.path.isfile(metadata_path):
+        return None
+    finished = _read_json(metadata_path)
+    if finished["epochs"] > config.epochs:
+        raise ValueError(
+            f"{output_dir!r} holds this run trained for "
+            f"{finished['epochs']} epochs, more than the {config.epochs} "
+            f"asked: ask for {finished['epochs']} (to read it) or more "
+            "(to train it further)."
+        )
+    return finished if finished["epochs"] == config.epochs else None
+
+
+def _backup(output_dir, config):
+    """The run's `backup.Backup`, refused if it holds more epochs than
+    `config.epochs`."""
+    run_backup = backup.Backup(os.path.join(output_dir, BACKUP_DIR))
+    if run_backup.epoch() > config.epochs:
+        raise ValueError(
+            f"{output_dir!r} holds this run trained for {run_backup.epoch()} "
+            f"epochs (unfinished), more than the {config.epochs} asked: ask "
+            f"for {run_backup.epoch()} or more to finish it."
+        )
+    return run_backup
+
+
+def _compile(model, config, steps, auxiliary):
+    """Compiles `model` with the recipe's optimiser and losses: a cosine
+    decay over `config.epochs * steps` steps, `optimizers.DartsSGD`, and
+    the auxiliary head's loss weighted if it has one."""
+    schedule = keras.optimizers.schedules.CosineDecay(
+        config.learning_rate, decay_steps=config.epochs * steps, alpha=0.0
+    )
+    optimizer = optimizers.DartsSGD(
+        schedule,
+        momentum=config.momentum,
+        l2=config.weight_decay,
+        global_clipnorm=config.grad_clip or None,
+    )
+    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    if auxiliary:
+        model.compile(
+            optimizer=optimizer,
+            loss={"logits": cross_entropy, "aux_logits": cross_entropy},
+            loss_weights={"logits": 1.0, "aux_logits": config.auxiliary_weight},
+            metrics={"logits": ["accuracy"]},
+            jit_compile=config.jit_compile,
+        )
+    else:
+        model.compile(
+            optimizer=optimizer,
+            loss=cross_entropy,
+            metrics=["accuracy"],
+            jit_compile=config.jit_compile,
+        )
+
+
 def train(
     genotype,
     dataset,
@@ -333,191 +391,116 @@ def train(
     with training_folder.claim_output_dir(
         output_dir, genotype, source, config, image_spec, channels, num_cells
     ):
-        return _train_in_claimed_folder(
-            genotype,
-            source,
-            test_split,
-            config,
-            output_dir,
-            image_spec,
-            channels,
-            num_cells,
-            verbose,
-            start_time,
+        space = evaluation.space_of(genotype)
+        auxiliary = (
+            evaluation.supports_auxiliary(genotype)
+            and config.auxiliary_weight > 0
         )
-
-
-def _train_in_claimed_folder(
-    genotype,
-    source,
-    test_split,
-    config,
-    output_dir,
-    image_spec,
-    channels,
-    num_cells,
-    verbose,
-    start_time,
-):
-    """`train`'s work once its folder is claimed."""
-    space = evaluation.space_of(genotype)
-    auxiliary = (
-        evaluation.supports_auxiliary(genotype) and config.auxiliary_weight > 0
-    )
-    metadata_path = os.path.join(output_dir, METADATA_FILE)
-    if os.path.isfile(metadata_path):
-        finished = _read_json(metadata_path)
-        if finished["epochs"] == config.epochs:
+        finished = _finished_run(output_dir, config)
+        if finished is not None:
             return _result(output_dir, finished, finished["epochs"])
-        if finished["epochs"] > config.epochs:
-            raise ValueError(
-                f"{output_dir!r} holds this run trained for "
-                f"{finished['epochs']} epochs, more than the {config.epochs} "
-                f"asked: ask for {finished['epochs']} (to read it) or more "
-                "(to train it further)."
-            )
-    run_backup = backup.Backup(os.path.join(output_dir, BACKUP_DIR))
-    if run_backup.epoch() > config.epochs:
-        raise ValueError(
-            f"{output_dir!r} holds this run trained for {run_backup.epoch()} "
-            f"epochs (unfinished), more than the {config.epochs} asked: ask "
-            f"for {run_backup.epoch()} or more to finish it."
-        )
+        run_backup = _backup(output_dir, config)
 
-    train_split = source.materialize(input_pipeline.TRAIN_SPLIT, image_spec)
-    input_pipeline.check_classes(source, train_split)
-    train_images, train_labels = input_pipeline.subset(
-        train_split, config.max_train_examples, config.seed
-    )
-    test_images, test_labels = input_pipeline.subset(
-        source.materialize(test_split, image_spec),
-        config.max_test_examples,
-        config.seed + 1,
-    )
-    if not len(train_labels) or not len(test_labels):
-        raise data.DataError(
-            f"{source.name}: the {input_pipeline.TRAIN_SPLIT!r} and "
-            f"{test_split!r} splits "
-            "need at least one example each."
+        train_images, train_labels, test_images, test_labels = (
+            input_pipeline.examples(source, test_split, config, image_spec)
         )
-    mean, std = input_pipeline.standardisation(train_images)
-    std = [max(s, 1e-3) for s in std]  # A constant channel: no division by 0.
+        mean, std = input_pipeline.standardisation(train_images)
+        # A constant channel: no division by 0.
+        std = [max(s, 1e-3) for s in std]
 
-    keras.utils.set_random_seed(config.seed)
-    model = evaluation.build_network(
-        genotype,
-        source.num_classes,
-        image_spec.shape,
-        channels=channels,
-        num_cells=num_cells,
-        auxiliary=auxiliary,
-        mean=mean,
-        std=std,
-        seed=config.seed,
-    )
-    steps = input_pipeline.steps_per_epoch(len(train_labels), config.batch_size)
-    schedule = keras.optimizers.schedules.CosineDecay(
-        config.learning_rate, decay_steps=config.epochs * steps, alpha=0.0
-    )
-    optimizer = optimizers.DartsSGD(
-        schedule,
-        momentum=config.momentum,
-        l2=config.weight_decay,
-        global_clipnorm=config.grad_clip or None,
-    )
-    cross_entropy = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    if auxiliary:
-        model.compile(
-            optimizer=optimizer,
-            loss={"logits": cross_entropy, "aux_logits": cross_entropy},
-            loss_weights={"logits": 1.0, "aux_logits": config.auxiliary_weight},
-            metrics={"logits": ["accuracy"]},
-            jit_compile=config.jit_compile,
-        )
-    else:
-        model.compile(
-            optimizer=optimizer,
-            loss=cross_entropy,
-            metrics=["accuracy"],
-            jit_compile=config.jit_compile,
-        )
-
-    initial_epoch = run_backup.restore(model)
-    log_path = os.path.join(output_dir, LOG_FILE)
-    curves_path = os.path.join(output_dir, CURVES_FILE)
-    title = f"{space} network on {source.name}"
-    callbacks = [
-        evaluation.DropPathSchedule(config.drop_path, config.epochs),
-        backup.EpochSeeds(config.seed),
-        run_backup,
-        keras.callbacks.CSVLogger(log_path, append=True),
-        learning_curves.LearningCurves(log_path, curves_path, title),
-        keras.callbacks.TensorBoard(
-            os.path.join(output_dir, TENSORBOARD_DIR), write_graph=False
-        ),
-    ]
-    history = model.fit(
-        input_pipeline.training_dataset(
-            train_images,
-            train_labels,
-            config,
-            fill=mean,
-            start_epoch=initial_epoch,
+        keras.utils.set_random_seed(config.seed)
+        model = evaluation.build_network(
+            genotype,
+            source.num_classes,
+            image_spec.shape,
+            channels=channels,
+            num_cells=num_cells,
             auxiliary=auxiliary,
-        ),
-        epochs=config.epochs,
-        initial_epoch=initial_epoch,
-        steps_per_epoch=steps,
-        validation_data=input_pipeline.test_dataset(
-            test_images, test_labels, config.batch_size, auxiliary
-        ),
-        callbacks=callbacks,
-        shuffle=False,  # The dataset is shuffled, seeded, epoch by epoch.
-        verbose=verbose,
-    )
+            mean=mean,
+            std=std,
+            seed=config.seed,
+        )
+        steps = input_pipeline.steps_per_epoch(
+            len(train_labels), config.batch_size
+        )
+        _compile(model, config, steps, auxiliary)
 
-    network = evaluation.inference_model(model)
-    test_loss, test_accuracy = _evaluate(
-        network, test_images, test_labels, config.batch_size
-    )
-    rows = learning_curves.read_log(log_path)
-    train_accuracy = (
-        learning_curves.main_head(rows[-1], "accuracy")
-        if rows
-        else float("nan")
-    )
-    network.save(os.path.join(output_dir, MODEL_FILE))
-    with open(os.path.join(output_dir, GENOTYPE_FILE), "w") as f:
-        f.write(genotype.to_json(indent=2))
-    learning_curves.plot(log_path, curves_path, title)
-    metadata = {
-        "space": space,
-        "genotype": genotype.to_dict(),
-        "genotype_text": str(genotype),
-        "dataset": run_folder.dataset_name(source),
-        "train_split": input_pipeline.TRAIN_SPLIT,
-        "test_split": test_split,
-        "class_names": list(source.class_names),
-        "num_classes": source.num_classes,
-        "image_spec": dataclasses.asdict(image_spec),
-        "channels": channels,
-        "num_cells": num_cells,
-        "auxiliary": auxiliary,
-        "mean": mean,
-        "std": std,
-        "num_train": len(train_labels),
-        "num_test": len(test_labels),
-        "epochs": config.epochs,
-        "train_accuracy": float(train_accuracy),
-        "test_accuracy": float(test_accuracy),
-        "test_loss": float(test_loss),
-        "parameter_count": evaluation.count_parameters(model),
-        "config": dataclasses.asdict(config),
-        "epochs_this_call": len(history.epoch),
-        "seconds_this_call": time.perf_counter() - start_time,
-    }
-    _write_json(metadata_path, metadata)
-    return _result(output_dir, metadata, initial_epoch)
+        initial_epoch = run_backup.restore(model)
+        log_path = os.path.join(output_dir, LOG_FILE)
+        curves_path = os.path.join(output_dir, CURVES_FILE)
+        title = f"{space} network on {source.name}"
+        callbacks = [
+            evaluation.DropPathSchedule(config.drop_path, config.epochs),
+            backup.EpochSeeds(config.seed),
+            run_backup,
+            keras.callbacks.CSVLogger(log_path, append=True),
+            learning_curves.LearningCurves(log_path, curves_path, title),
+            keras.callbacks.TensorBoard(
+                os.path.join(output_dir, TENSORBOARD_DIR), write_graph=False
+            ),
+        ]
+        history = model.fit(
+            input_pipeline.training_dataset(
+                train_images,
+                train_labels,
+                config,
+                fill=mean,
+                start_epoch=initial_epoch,
+                auxiliary=auxiliary,
+            ),
+            epochs=config.epochs,
+            initial_epoch=initial_epoch,
+            steps_per_epoch=steps,
+            validation_data=input_pipeline.test_dataset(
+                test_images, test_labels, config.batch_size, auxiliary
+            ),
+            callbacks=callbacks,
+            shuffle=False,  # The dataset is shuffled, seeded, epoch by epoch.
+            verbose=verbose,
+        )
+
+        network = evaluation.inference_model(model)
+        test_loss, test_accuracy = _evaluate(
+            network, test_images, test_labels, config.batch_size
+        )
+        rows = learning_curves.read_log(log_path)
+        train_accuracy = (
+            learning_curves.main_head(rows[-1], "accuracy")
+            if rows
+            else float("nan")
+        )
+        network.save(os.path.join(output_dir, MODEL_FILE))
+        with open(os.path.join(output_dir, GENOTYPE_FILE), "w") as f:
+            f.write(genotype.to_json(indent=2))
+        learning_curves.plot(log_path, curves_path, title)
+        metadata = {
+            "space": space,
+            "genotype": genotype.to_dict(),
+            "genotype_text": str(genotype),
+            "dataset": run_folder.dataset_name(source),
+            "train_split": input_pipeline.TRAIN_SPLIT,
+            "test_split": test_split,
+            "class_names": list(source.class_names),
+            "num_classes": source.num_classes,
+            "image_spec": dataclasses.asdict(image_spec),
+            "channels": channels,
+            "num_cells": num_cells,
+            "auxiliary": auxiliary,
+            "mean": mean,
+            "std": std,
+            "num_train": len(train_labels),
+            "num_test": len(test_labels),
+            "epochs": config.epochs,
+            "train_accuracy": float(train_accuracy),
+            "test_accuracy": float(test_accuracy),
+            "test_loss": float(test_loss),
+            "parameter_count": evaluation.count_parameters(model),
+            "config": dataclasses.asdict(config),
+            "epochs_this_call": len(history.epoch),
+            "seconds_this_call": time.perf_counter() - start_time,
+        }
+        _write_json(os.path.join(output_dir, METADATA_FILE), metadata)
+        return _result(output_dir, metadata, initial_epoch)
 
 
 def load_trained(model_dir):
