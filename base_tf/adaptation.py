@@ -73,6 +73,9 @@ class AdaptationConfig:
         arch_sample: the z the inner loop trains on, "relaxed" or "hard"
             (see `inference.InnerLoopConfig`); None: the meta-training
             run's.
+        arch_warmup: the fraction of the T' steps, from the first, in
+            which the architecture logits hold still while the weights
+            fit the task (see `inference.InnerLoopConfig`).
     """
 
     steps: int = 50
@@ -89,6 +92,7 @@ class AdaptationConfig:
     num_classes: int | None = None
     image_size: int | None = None
     arch_sample: str | None = None
+    arch_warmup: float = 0.0
 
     def __post_init__(self):
         for name in ("steps", "batch_size", "val_per_class", "seed"):
@@ -123,6 +127,14 @@ class AdaptationConfig:
             raise ValueError(
                 f"{len(self.classes)} classes given for num_classes="
                 f"{self.num_classes}: give as many classes as num_classes."
+            )
+        if isinstance(self.arch_warmup, bool) or not (
+            isinstance(self.arch_warmup, (int, float))
+            and 0 <= self.arch_warmup < 1
+        ):
+            raise ValueError(
+                f"arch_warmup must be a fraction in [0, 1), got "
+                f"{self.arch_warmup!r}."
             )
         if self.arch_sample is not None and (
             self.arch_sample not in inference.SAMPLES
@@ -281,7 +293,8 @@ def adapt(prior, task, config, verbose=0):
             name: getattr(config, name)
             for name in ("learning_rate", "arch_learning_rate", "arch_sample")
             if getattr(config, name) is not None
-        }
+        },
+        arch_warmup=float(config.arch_warmup),
     )
     temperature = config.temperature or meta_config.temperature(
         meta_config.epochs - 1

@@ -52,6 +52,13 @@ class InnerLoopConfig(NamedTuple):
             relaxed sample's gradient (straight-through, as GDAS does): the
             forward pass is one sampled architecture, so an op is judged
             by what it does alone, not by how it helps a mixture.
+        arch_warmup: the fraction of the T steps, from the first, in which
+            phi holds still and only the weights' (mu, rho) step: the
+            logits' gradient judges each op by how its output moves the
+            loss, which says little until the weights fit the task (early
+            on, an op whose output is not yet useful loses to one that
+            adds nothing). As PC-DARTS and others warm up their weights;
+            it treats every op alike.
     """
 
     learning_rate: float = 0.05
@@ -61,6 +68,7 @@ class InnerLoopConfig(NamedTuple):
     arch_optimizer: str = "sgd"
     rho_learning_rate: float | None = None
     arch_sample: str = "relaxed"
+    arch_warmup: float = 0.0
 
 
 def inner_loop(
@@ -109,6 +117,14 @@ def inner_loop(
     rates = distributions.VariationalParameters(
         config.arch_learning_rate, config.learning_rate, rho_rate
     )
+    if not 0.0 <= config.arch_warmup < 1.0:
+        raise ValueError(
+            f"arch_warmup must be in [0, 1), got {config.arch_warmup!r}."
+        )
+    warmup_steps = tf.cast(
+        tf.math.ceil(config.arch_warmup * tf.cast(steps, tf.float32)),
+        tf.int32,
+    )
     seed = tf.convert_to_tensor(seed)
     adam = config.arch_optimizer == "adam"
 
@@ -130,6 +146,9 @@ def inner_loop(
         if adam:
             direction, moments = _adam_direction(grads.logits, moments, t)
             grads = grads._replace(logits=direction)
+        if config.arch_warmup:
+            moving = tf.cast(t >= warmup_steps, grads.logits.dtype)
+            grads = grads._replace(logits=moving * grads.logits)
         params = tf.nest.map_structure(
             lambda p, g, eta: p + eta * g, params, grads, rates
         )

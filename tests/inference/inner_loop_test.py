@@ -110,6 +110,43 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
             tape.gradient(loss_hard, logits), tape.gradient(loss_soft, logits)
         )
 
+    def test_arch_warmup_holds_the_logits_while_the_weights_step(self):
+        net, w, images, labels = _setup(steps=2)
+        run = tf.function(inference.inner_loop, autograph=False)
+
+        def adapt(arch_warmup, arch_learning_rate=0.7, steps=2):
+            config = inference.InnerLoopConfig(
+                learning_rate=0.1,
+                arch_learning_rate=arch_learning_rate,
+                arch_sample="hard",
+                arch_warmup=arch_warmup,
+            )
+            return run(
+                net,
+                w,
+                images[:steps],
+                labels[:steps],
+                config,
+                tf.constant(0.8),
+                20,
+                tf.constant([3, 5]),
+            )[0]
+
+        # One step of one warm-up step: phi stays W's; the weights move.
+        one = adapt(0.5, steps=1)
+        self.assertAllEqual(one.logits, w.logits)
+        self.assertNotAllClose(one.mu, w.mu)
+        # Two steps, the first a warm-up one: the weights follow the path
+        # of a loop whose phi never moves (phi's last step does not reach
+        # them), and phi takes one step, not two.
+        warm, frozen, free = adapt(0.5), adapt(0.5, 0.0), adapt(0.0)
+        self.assertAllClose(warm.mu, frozen.mu, rtol=1e-5, atol=1e-6)
+        self.assertAllEqual(frozen.logits, w.logits)
+        self.assertNotAllClose(warm.logits, w.logits)
+        self.assertNotAllClose(warm.logits, free.logits)
+        with self.assertRaisesRegex(ValueError, "arch_warmup"):
+            adapt(1.0)
+
     def test_steps_raise_the_elbo_on_a_fixed_batch(self):
         net, w, images, labels = _setup(steps=8)
         images = tf.repeat(images[:1], 8, axis=0)
