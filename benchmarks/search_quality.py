@@ -213,18 +213,20 @@ def md(text):
     return "`" + text.replace("|", "\\|") + "`"
 
 
-def adapt_cell(prior, args, steps, seed):
-    """Adapts `prior` to the CIFAR-10 task with `steps` inner steps."""
+def adapt_cell(prior, args, steps, seed, target=TARGET):
+    """Adapts `prior` to a task of `target` with `steps` inner steps."""
     config = adaptation.AdaptationConfig(
         steps=steps,
         batch_size=16,
         train_per_class=100,
         val_per_class=20,
         seed=seed,
+        arch_warmup=args.arch_warmup,
+        temperature=args.adapt_temperature,
     )
     meta, model = prior
     task = adaptation.make_task(
-        TARGET, meta, config, args.data_dir, model.supernet.image_channels
+        target, meta, config, args.data_dir, model.supernet.image_channels
     )
     posterior = adaptation.adapt(prior, task, config)
     stats_ = posterior.info["posterior_statistics"]
@@ -280,10 +282,21 @@ def random_cells(args):
     return cells
 
 
-def search(args, variant, seed, log):
-    """Meta-trains (unless no_meta) and derives the variant's cells."""
+def _finished(folder, config):
+    """Whether `folder` holds the last epoch's checkpoint of `config`'s
+    run (checkpoints are numbered by the epochs done)."""
+    try:
+        path = meta_training.latest(folder)
+    except ValueError:
+        return False
+    return path.endswith(f"ckpt-{config.epochs}")
+
+
+def meta_trained_prior(args, variant, seed):
+    """`((config, model), seconds, history)`: the variant's prior,
+    meta-trained (or resumed, or read back when done) under
+    `--work_dir`, or W_0 for no_meta."""
     config = meta_config(args, variant, seed)
-    tasks = task_distribution(config, args)
     # Keyed by the config, so that variants that are the same method (or
     # a renamed one) share one meta-training run.
     key = hashlib.sha1(
@@ -294,12 +307,23 @@ def search(args, variant, seed, log):
     history = []
     if variant == "no_meta":
         model = meta_training._prior_model(config)
+    elif _finished(folder, config):
+        # Read, not resumed: reading needs no claim on the folder, so
+        # another harness process may be using the same prior.
+        _, model = meta_training.load_prior(folder)
     else:
-        trainer = meta_training.MetaTrainer(config, tasks, folder)
+        trainer = meta_training.MetaTrainer(
+            config, task_distribution(config, args), folder
+        )
         history = trainer.train(verbose=0)
         model = trainer.model
-    meta_seconds = time.perf_counter() - start
-    prior = (config, model)
+    return (config, model), time.perf_counter() - start, history
+
+
+def search(args, variant, seed, log):
+    """Meta-trains (unless no_meta) and derives the variant's cells."""
+    prior, meta_seconds, history = meta_trained_prior(args, variant, seed)
+    config, model = prior
     w = model.meta_parameters
     out = {
         "variant": variant,
@@ -318,6 +342,19 @@ def search(args, variant, seed, log):
         "cells": {},
     }
     out["cells"]["adapted"] = adapt_cell(prior, args, args.adapt_steps, seed)
+    if args.compare_target:
+        # The same prior, steps and seed on another dataset: does the
+        # derived cell follow the data? (Derived only, not trained.)
+        other = adapt_cell(
+            prior, args, args.adapt_steps, seed, args.compare_target
+        )
+        out["compare_target"] = {
+            "dataset": args.compare_target,
+            "arch": other["arch"],
+            "relative_entropy": other["relative_entropy"],
+            "val_accuracy": other["val_accuracy"],
+            "differs": other["arch"] != out["cells"]["adapted"]["arch"],
+        }
     if variant != "no_meta":
         out["cells"]["zero_shot"] = adapt_cell(prior, args, 0, seed)
     if variant == "full":
@@ -339,6 +376,15 @@ def search(args, variant, seed, log):
             f"  {name:9s} {cell['arch']}  steps {cell['steps']}, rel. "
             f"entropy {cell['relative_entropy']:.3f}, val acc "
             f"{cell['val_accuracy']:.3f}"
+        )
+    if args.compare_target:
+        other = out["compare_target"]
+        log(
+            f"  {other['dataset']}: {other['arch']}  rel. entropy "
+            f"{other['relative_entropy']:.3f}, val acc "
+            f"{other['val_accuracy']:.3f}, "
+            f"{'differs from' if other['differs'] else 'same as'} "
+            f"{TARGET}'s"
         )
     return out
 
@@ -395,7 +441,7 @@ def report(paths):
                 )
 
 
-def main():
+def build_parser():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--space", default="nas_bench_201", choices=SPACES)
     parser.add_argument("--variants", default="full")
@@ -417,6 +463,23 @@ def main():
     parser.add_argument("--meta_epochs", type=int, default=20)
     parser.add_argument("--inner_steps", type=int, default=5)
     parser.add_argument("--adapt_steps", type=int, default=20)
+    parser.add_argument(
+        "--adapt_temperature",
+        type=float,
+        default=None,
+        help="tau at adaptation (default: meta-training's last)",
+    )
+    parser.add_argument(
+        "--arch_warmup",
+        type=float,
+        default=0.0,
+        help="fraction of the adaptation steps in which the logits hold still",
+    )
+    parser.add_argument(
+        "--compare_target",
+        default="fashion_mnist",
+        help="also derive the adapted cell on this dataset ('' for none)",
+    )
     parser.add_argument(
         "--method",
         default="{}",
@@ -442,13 +505,14 @@ def main():
         metavar="JSON",
         help="print one table of the searches in these result files, and stop",
     )
-    args = parser.parse_args()
-    if args.report:
-        report(args.report)
-        return
-    # A cell whose node feeds only "none" edges leaves weights without a
-    # gradient; Keras warns at every step of its training.
-    warnings.filterwarnings("ignore", message="Gradients do not exist")
+    return parser
+
+
+def parse_args(argv=None):
+    """The harness's settings, `--quick` and the defaults that follow
+    from others applied."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
     if args.quick:
         args.num_random, args.train_seeds, args.train_epochs = 3, 1, 1
         args.train_examples, args.test_examples = 1000, 500
@@ -457,10 +521,23 @@ def main():
         args.train_cells = SPACES[args.space]["num_cells"]
     if args.out is None:
         args.out = f"benchmarks/results/search_quality_{args.space}"
+    return args
+
+
+def main():
+    args = parse_args()
+    if args.report:
+        report(args.report)
+        return
+    # A cell whose node feeds only "none" edges leaves weights without a
+    # gradient; Keras warns at every step of its training.
+    warnings.filterwarnings("ignore", message="Gradients do not exist")
     variants = args.variants.split(",")
     unknown = sorted(set(variants) - set(VARIANTS))
     if unknown:
-        parser.error(f"unknown variants {unknown}; known: {list(VARIANTS)}")
+        build_parser().error(
+            f"unknown variants {unknown}; known: {list(VARIANTS)}"
+        )
     seeds = [int(s) for s in args.seeds.split(",")]
     os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
     lines = []
