@@ -7,23 +7,12 @@ With the input pipeline's seeded stream (`input_pipeline.training_dataset`)
 a run resumed at epoch e computes what an uninterrupted run would.
 """
 
-import json
 import os
 
 import keras
 import numpy as np
 
-
-def _read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def _write_json(path, value):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
+from base_tf import run_folder
 
 
 class Backup(keras.callbacks.Callback):
@@ -57,7 +46,11 @@ class Backup(keras.callbacks.Callback):
     def epoch(self):
         """The epoch a run resumes at: 0 when nothing is backed up."""
         path = self._metadata_path()
-        return int(_read_json(path)["epoch"]) if os.path.isfile(path) else 0
+        return (
+            int(run_folder.read_json(path)["epoch"])
+            if os.path.isfile(path)
+            else 0
+        )
 
     def restore(self, model):
         """Loads the backed-up weights and optimizer state into `model`.
@@ -69,7 +62,7 @@ class Backup(keras.callbacks.Callback):
         path = self._metadata_path()
         if not os.path.isfile(path):
             return 0
-        metadata = _read_json(path)
+        metadata = run_folder.read_json(path)
         if not model.optimizer.built:
             model.optimizer.build(model.trainable_variables)
         weights = metadata.get("weights", self.LEGACY_WEIGHTS)
@@ -80,7 +73,7 @@ class Backup(keras.callbacks.Callback):
         os.makedirs(self.folder, exist_ok=True)
         name = f"epoch-{epoch + 1}.weights.h5"
         self.model.save_weights(os.path.join(self.folder, name), overwrite=True)
-        _write_json(
+        run_folder.write_json(
             self._metadata_path(), {"epoch": epoch + 1, "weights": name}
         )
         for old in os.listdir(self.folder):

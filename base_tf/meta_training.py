@@ -697,10 +697,9 @@ def claim_output_dir(output_dir, config, tasks, strategy=None, flags=()):
 def _write_config(output_dir, config):
     """Writes the config `read_config` reads (the run's, or a resumed
     run's: it may have changed a `RERUN_FIELDS` field)."""
-    path = os.path.join(output_dir, CONFIG_FILE)
-    with open(path + ".tmp", "w") as f:
-        json.dump(config.to_dict(), f, indent=2, sort_keys=True)
-    os.replace(path + ".tmp", path)
+    run_folder.write_json(
+        os.path.join(output_dir, CONFIG_FILE), config.to_dict()
+    )
 
 
 def read_settings(output_dir):

@@ -367,12 +367,10 @@ class RunFolder:
         self._wrote = True
 
     def _write_record(self, settings):
-        path = os.path.join(self.directory, SETTINGS_FILE)
-        record = {"kind": self.kind, "format": _FORMAT, "settings": settings}
-        with open(path + ".tmp", "w") as f:
-            json.dump(record, f, indent=2, sort_keys=True)
-            f.write("\n")
-        os.replace(path + ".tmp", path)
+        write_json(
+            os.path.join(self.directory, SETTINGS_FILE),
+            {"kind": self.kind, "format": _FORMAT, "settings": settings},
+        )
 
     def release(self):
         """Releases this claim's share of the lock (idempotent)."""
@@ -405,3 +403,17 @@ class RunFolder:
             self.take_back()
         self.release()
         return False
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def write_json(path, value):
+    """Writes `value` to `path` as JSON through a temporary file, so that
+    a run killed mid-write leaves the old file or the new one, whole."""
+    with open(path + ".tmp", "w") as f:
+        json.dump(value, f, indent=2, sort_keys=True)
+        f.write("\n")
+    os.replace(path + ".tmp", path)

@@ -229,18 +229,6 @@ def _check_arguments(config, image_spec):
     return training_folder.check_image_spec(image_spec)
 
 
-def _read_json(path):
-    with open(path) as f:
-        return json.load(f)
-
-
-def _write_json(path, value):
-    tmp = path + ".tmp"
-    with open(tmp, "w") as f:
-        json.dump(value, f, indent=2)
-    os.replace(tmp, path)
-
-
 def _evaluate(network, images, labels, batch_size):
     """Mean cross-entropy and accuracy of `network`'s logits."""
     logits = network.predict(
@@ -275,7 +263,7 @@ def _finished_run(output_dir, config):
     metadata_path = os.path.join(output_dir, METADATA_FILE)
     if not os.path.isfile(metadata_path):
         return None
-    finished = _read_json(metadata_path)
+    finished = run_folder.read_json(metadata_path)
     if finished["epochs"] > config.epochs:
         raise ValueError(
             f"{output_dir!r} holds this run trained for "
@@ -499,7 +487,7 @@ def train(
             "epochs_this_call": len(history.epoch),
             "seconds_this_call": time.perf_counter() - start_time,
         }
-        _write_json(os.path.join(output_dir, METADATA_FILE), metadata)
+        run_folder.write_json(os.path.join(output_dir, METADATA_FILE), metadata)
         return _result(output_dir, metadata, initial_epoch)
 
 
@@ -524,7 +512,7 @@ def load_trained(model_dir):
                 f"{os.path.basename(path)}. Give the output_dir of a train "
                 "run that ended (bin/train.py --output_dir)."
             )
-    metadata = _read_json(metadata_path)
+    metadata = run_folder.read_json(metadata_path)
     genotype = search_space.genotype_from_json(json.dumps(metadata["genotype"]))
     return TrainedModel(
         model=keras.saving.load_model(model_path),
