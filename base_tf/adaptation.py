@@ -44,6 +44,9 @@ from base_tf.inference import statistics
 POSTERIOR_FILE = "posterior.json"
 RUN_KIND = "adaptation"
 
+# tau at adaptation with hard samples (see `AdaptationConfig.temperature`).
+HARD_SAMPLE_TEMPERATURE = 1.0
+
 
 @dataclasses.dataclass(frozen=True)
 class AdaptationConfig:
@@ -54,7 +57,13 @@ class AdaptationConfig:
         batch_size: examples per step.
         learning_rate: eta for (mu, rho); None: the meta-training run's.
         arch_learning_rate: eta for phi; None: the meta-training run's.
-        temperature: tau of q(z|D); None: meta-training's last epoch's.
+        temperature: tau of q(z|D); None: 1 for hard samples, meta-training's
+            last epoch's for relaxed ones. A hard sample's law does not
+            depend on tau (the argmax of logits plus Gumbel noise, scaled
+            or not); tau only shapes the straight-through gradient, which
+            is least noisy at 1 (`benchmarks/posterior_learning.py --snr`).
+            Measured by `benchmarks/search_quality.py` and
+            `benchmarks/adaptation_sweep.py` (README, "Search quality").
         classes: the dataset's K classes (names or ids), or None to draw
             them with `seed` (all of them when the dataset has K).
         split: the split training and validation examples come from.
@@ -296,9 +305,13 @@ def adapt(prior, task, config, verbose=0):
         },
         arch_warmup=float(config.arch_warmup),
     )
-    temperature = config.temperature or meta_config.temperature(
-        meta_config.epochs - 1
-    )
+    temperature = config.temperature
+    if temperature is None:
+        temperature = (
+            HARD_SAMPLE_TEMPERATURE
+            if inner.arch_sample == "hard"
+            else meta_config.temperature(meta_config.epochs - 1)
+        )
     terms = None
     if config.steps:
         batches = task.train_dataset(config.batch_size, seed=config.seed)

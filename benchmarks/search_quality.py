@@ -462,12 +462,12 @@ def build_parser():
     )
     parser.add_argument("--meta_epochs", type=int, default=20)
     parser.add_argument("--inner_steps", type=int, default=5)
-    parser.add_argument("--adapt_steps", type=int, default=20)
+    parser.add_argument("--adapt_steps", type=int, default=100)
     parser.add_argument(
         "--adapt_temperature",
         type=float,
         default=None,
-        help="tau at adaptation (default: meta-training's last)",
+        help="tau at adaptation (default: adaptation.AdaptationConfig's)",
     )
     parser.add_argument(
         "--arch_warmup",

@@ -90,8 +90,9 @@ flags.DEFINE_float(
 flags.DEFINE_float(
     "temperature",
     None,
-    "tau, the Gumbel-softmax temperature of q(z|D) (default: the "
-    "meta-training run's last).",
+    "tau, the Gumbel-softmax temperature of q(z|D) (default: 1 for hard "
+    "samples, where tau only shapes the gradient; the meta-training run's "
+    "last for relaxed ones).",
 )
 flags.DEFINE_integer(
     "num_classes",
