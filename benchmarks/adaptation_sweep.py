@@ -39,6 +39,11 @@ def main():
     parser.add_argument("--steps", default="20,100,200,400")
     parser.add_argument("--temperatures", default="0.2,1.0")
     parser.add_argument("--warmups", default="0,0.5")
+    parser.add_argument(
+        "--arch_learning_rates",
+        default="",
+        help="eta for the logits at adaptation ('' : meta-training's)",
+    )
     parser.add_argument("--targets", default="cifar10,fashion_mnist")
     parser.add_argument("--work_dir", default="runs/search_quality")
     parser.add_argument("--out", default="benchmarks/results/adaptation_sweep")
@@ -58,7 +63,9 @@ def main():
     log(f"settings: {json.dumps(vars(args), sort_keys=True)}")
     for seed in map(int, args.seeds.split(",")):
         prior, _, _ = sq.meta_trained_prior(harness, "full", seed)
-        for temperature, warmup, steps, target in itertools.product(
+        for rate, temperature, warmup, steps, target in itertools.product(
+            [float(r) for r in args.arch_learning_rates.split(",") if r]
+            or [None],
             map(float, args.temperatures.split(",")),
             map(float, args.warmups.split(",")),
             map(int, args.steps.split(",")),
@@ -66,18 +73,21 @@ def main():
         ):
             harness.adapt_temperature = temperature
             harness.arch_warmup = warmup
+            harness.adapt_arch_learning_rate = rate
             cell = sq.adapt_cell(prior, harness, steps, seed, target)
             genotype = search_space.genotype_from_json(cell["genotype"])
             cell.update(
                 seed=seed,
                 target=target,
+                arch_learning_rate=rate,
                 temperature=temperature,
                 warmup=warmup,
                 collapsed=not sq.has_parametric_path(genotype, free),
             )
             rows.append(cell)
             log(
-                f"seed {seed} tau {temperature} warmup {warmup} T' {steps} "
+                f"seed {seed} eta_phi {rate} tau {temperature} warmup {warmup} "
+                f"T' {steps} "
                 f"{target}: rel. entropy {cell['relative_entropy']:.3f}, "
                 f"val acc {cell['val_accuracy']:.3f}"
                 f"{' COLLAPSED' if cell['collapsed'] else ''}  {cell['arch']}"
@@ -87,17 +97,23 @@ def main():
         "Fashion-MNIST cells differ; 'collapsed': cells without a path "
         "through an op with weights, of all seeds and targets.\n"
     )
-    header = "| tau | warm-up | T' |"
+    header = "| eta_phi | tau | warm-up | T' |"
     for target in targets:
         header += f" {target} rel. entropy | {target} val acc |"
     log(header + " differ | collapsed |")
     log("|---" * (header.count("|") + 1) + "|")
     groups = {}
     for row in rows:
-        key = (row["temperature"], row["warmup"], row["steps"])
+        key = (
+            row["arch_learning_rate"],
+            row["temperature"],
+            row["warmup"],
+            row["steps"],
+        )
         groups.setdefault(key, []).append(row)
-    for (temperature, warmup, steps), group in groups.items():
-        line = f"| {temperature:g} | {warmup:g} | {steps} |"
+    for (rate, temperature, warmup, steps), group in groups.items():
+        eta = "default" if rate is None else f"{rate:g}"
+        line = f"| {eta} | {temperature:g} | {warmup:g} | {steps} |"
         for target in targets:
             of = [r for r in group if r["target"] == target]
             line += (

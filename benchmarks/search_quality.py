@@ -223,6 +223,7 @@ def adapt_cell(prior, args, steps, seed, target=TARGET):
         seed=seed,
         arch_warmup=args.arch_warmup,
         temperature=args.adapt_temperature,
+        arch_learning_rate=args.adapt_arch_learning_rate,
     )
     meta, model = prior
     task = adaptation.make_task(
@@ -439,6 +440,15 @@ def report(paths):
                     f"{cell['mean']:.4f} +- {cell['std']:.4f} | "
                     f"{cell['rank']}/{num_random + 1}{flag} |"
                 )
+            other = result.get("compare_target")
+            if other:
+                print(
+                    f"| {result['variant']} | {result['seed']} | {prior} | "
+                    f"adapted to {other['dataset']} (not trained) | "
+                    f"{result['cells']['adapted']['steps']} | "
+                    f"{other['relative_entropy']:.3f} | {md(other['arch'])} "
+                    "| | |"
+                )
 
 
 def build_parser():
@@ -463,6 +473,12 @@ def build_parser():
     parser.add_argument("--meta_epochs", type=int, default=20)
     parser.add_argument("--inner_steps", type=int, default=5)
     parser.add_argument("--adapt_steps", type=int, default=100)
+    parser.add_argument(
+        "--adapt_arch_learning_rate",
+        type=float,
+        default=None,
+        help="eta for the logits at adaptation (default: meta-training's)",
+    )
     parser.add_argument(
         "--adapt_temperature",
         type=float,
