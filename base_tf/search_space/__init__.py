@@ -4,7 +4,7 @@
   stride, affine)` builds one.
 * `darts`, `nas_bench_201`: the two spaces and their genotype types.
 * `space`: `SearchSpace`, the view a supernet iterates over (`space.edges`,
-  `space.ops`), and the registry `get_space(name)`.
+  `space.ops`), and the registry `get_space(name)`, `space_of(genotype)`.
 * `genotypes`: published architectures, `genotype_from_json` and
   `resolve_genotype` (a name, a JSON file or a NAS-Bench-201 string).
 """
@@ -32,7 +32,12 @@ from base_tf.search_space.operations import (
     Zero,
     make_op,
 )
-from base_tf.search_space.space import SPACES, SearchSpace, get_space
+from base_tf.search_space.space import (
+    SPACES,
+    SearchSpace,
+    get_space,
+    space_of,
+)
 
 __all__ = [
     "CIFAR_TUNED",
@@ -58,4 +63,5 @@ __all__ = [
     "make_op",
     "reduction_cells",
     "resolve_genotype",
+    "space_of",
 ]

@@ -226,6 +226,34 @@ class DartsGenotype:
             for i in range(0, len(pairs), INPUTS_PER_NODE)
         )
 
+    def cell_nodes(self, cell_type):
+        """`nodes(cell_type)`, under the name every space's genotype has."""
+        return self.nodes(cell_type)
+
+    @classmethod
+    def from_cell_nodes(cls, cells):
+        """The genotype of `cells`, every cell's output all its nodes.
+
+        The inverse of `cell_nodes`, for genotypes of this space's default
+        concat (`DEFAULT_CONCAT`).
+
+        Args:
+            cells: a dict from each cell type ("normal", "reduce") to its
+                nodes' (op, input) pairs, nodes 2..5 in order, two pairs
+                each.
+
+        Returns:
+            A `DartsGenotype`.
+
+        Raises:
+            ValueError: a cell is malformed.
+        """
+        fields = {}
+        for cell in CELL_TYPES:
+            fields[cell] = [pair for pairs in cells[cell] for pair in pairs]
+            fields[f"{cell}_concat"] = DEFAULT_CONCAT
+        return cls(**fields)
+
     def concat(self, cell_type):
         """The output nodes of `cell_type` ("normal" or "reduce")."""
         self._check_cell_type(cell_type)

@@ -189,6 +189,27 @@ class NasBench201Genotype:
     def __repr__(self):
         return f"{type(self).__name__}.from_string({str(self)!r})"
 
+    def cell_nodes(self, cell_type="cell"):
+        """`nodes`, under the name every space's genotype has.
+
+        Args:
+            cell_type: "cell", the one cell type of this space.
+
+        Raises:
+            ValueError: another cell type.
+        """
+        if cell_type not in CELL_TYPES:
+            raise ValueError(
+                f"Unknown NAS-Bench-201 cell type {cell_type!r}; the cell "
+                f"type is {CELL_TYPES[0]!r}."
+            )
+        return self.nodes
+
+    @classmethod
+    def from_cell_nodes(cls, cells):
+        """The inverse of `cell_nodes`: `cells` maps "cell" to its nodes."""
+        return cls(cells[CELL_TYPES[0]])
+
     def ops_by_edge(self):
         """The op on each edge, in `EDGES` order."""
         return tuple(self.nodes[i - 1][j][0] for j, i in EDGES)

@@ -4,6 +4,10 @@ A search space is data: its candidate ops (names in
 `operations.OPS`), its cell types, and the edges of a cell's DAG. A
 supernet builds one mixed op for each (cell type, edge) out of `ops`, and
 reads a genotype of `genotype_type` off per-edge op probabilities.
+`inputs_per_node` says what a genotype keeps of the cell's edges, and every
+`genotype_type` reads and writes its cells as the same data, the (op,
+input) pairs of each computed node (`cell_nodes`, `from_cell_nodes`), so
+code over genotypes need not know which space it is in.
 
 The order of `edges` and `ops` is the layout of the architecture
 parameters: row e is edge `edges[e]`, column o is op `ops[o]`. Both orders
@@ -30,7 +34,14 @@ class SearchSpace:
             then source node. Every cell type has the same edges.
         num_input_nodes: how many nodes (0..num_input_nodes - 1) are the
             cell's inputs; every other node receives at least one edge.
-        genotype_type: the class of this space's discrete architectures.
+        genotype_type: the class of this space's discrete architectures,
+            with `cell_nodes(cell_type)` (each computed node's (op, input)
+            pairs, in node order) and its inverse, the class method
+            `from_cell_nodes({cell_type: nodes})`.
+        inputs_per_node: how many (op, input) pairs a genotype keeps for
+            each computed node, from any earlier nodes and never with op
+            "none" (DARTS: 2); None when a genotype keeps every edge, one op
+            each, "none" included (NAS-Bench-201).
 
     Raises:
         ValueError: a field is malformed; the message says which and why.
@@ -42,6 +53,7 @@ class SearchSpace:
     edges: tuple
     num_input_nodes: int
     genotype_type: type
+    inputs_per_node: int | None = None
 
     def __post_init__(self):
         where = f"SearchSpace {self.name!r}"
@@ -84,6 +96,15 @@ class SearchSpace:
             raise ValueError(
                 f"{where}: every node after the {self.num_input_nodes} "
                 f"input nodes needs an incoming edge; got {edges}."
+            )
+        if self.inputs_per_node is not None and (
+            isinstance(self.inputs_per_node, bool)
+            or not isinstance(self.inputs_per_node, int)
+            or self.inputs_per_node < 1
+        ):
+            raise ValueError(
+                f"{where}: inputs_per_node must be a positive integer or "
+                f"None; got {self.inputs_per_node!r}."
             )
         object.__setattr__(self, "ops", ops)
         object.__setattr__(self, "cell_types", cell_types)
@@ -136,6 +157,7 @@ DARTS = SearchSpace(
     edges=darts.EDGES,
     num_input_nodes=darts.NUM_INPUT_NODES,
     genotype_type=darts.DartsGenotype,
+    inputs_per_node=darts.INPUTS_PER_NODE,
 )
 
 NAS_BENCH_201 = SearchSpace(
@@ -145,6 +167,7 @@ NAS_BENCH_201 = SearchSpace(
     edges=nas_bench_201.EDGES,
     num_input_nodes=nas_bench_201.NUM_INPUT_NODES,
     genotype_type=nas_bench_201.NasBench201Genotype,
+    inputs_per_node=None,
 )
 
 SPACES = {space.name: space for space in (DARTS, NAS_BENCH_201)}
@@ -168,3 +191,25 @@ def get_space(name):
         raise ValueError(
             f"Unknown search space {name!r}; known spaces: {', '.join(SPACES)}."
         ) from None
+
+
+def space_of(genotype):
+    """The registered search space of `genotype`.
+
+    Args:
+        genotype: a genotype of a registered space.
+
+    Returns:
+        The `SearchSpace` whose `genotype_type` `genotype` is.
+
+    Raises:
+        ValueError: `genotype` is not a genotype of a registered space.
+    """
+    for space in SPACES.values():
+        if isinstance(genotype, space.genotype_type):
+            return space
+    raise ValueError(
+        f"A {type(genotype).__name__} is not a genotype of a known search "
+        f"space; the genotypes are "
+        f"{', '.join(s.genotype_type.__name__ for s in SPACES.values())}."
+    )
