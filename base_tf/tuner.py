@@ -59,31 +59,32 @@ def declare(hp, space):
         first candidate, when it has no value yet).
     """
     space = search_space.get_space(space) if isinstance(space, str) else space
-    if space.name == "nas_bench_201":
-        ops = [
-            hp.Choice(f"cell/node{k}/from{i}", list(space.ops))
-            for i, k in space.edges
-        ]
-        return space.genotype_type.from_edge_ops(ops)
     cells = {}
     for cell_type in space.cell_types:
-        pairs = []
-        for k in space.computed_nodes:
-            for slot in range(2):
-                prefix = f"{cell_type}/node{k}"
-                source = hp.Choice(f"{prefix}/input{slot}", list(range(k)))
-                op = hp.Choice(
-                    f"{prefix}/op{slot}",
-                    [op for op in space.ops if op != "none"],
-                )
-                pairs.append((op, source))
-        cells[cell_type] = pairs
-    return space.genotype_type(
-        normal=cells["normal"],
-        normal_concat=space.computed_nodes,
-        reduce=cells["reduce"],
-        reduce_concat=space.computed_nodes,
-    )
+        cells[cell_type] = [
+            _declare_node(hp, space, f"{cell_type}/node{k}", k)
+            for k in space.computed_nodes
+        ]
+    return space.genotype_type.from_cell_nodes(cells)
+
+
+def _declare_node(hp, space, prefix, node):
+    """Declares `node`'s choices; returns its (op, input) pairs."""
+    sources = [space.edges[e][0] for e in space.edges_into(node)]
+    if space.inputs_per_node is None:
+        # Every edge holds an op, "none" included.
+        return [
+            (hp.Choice(f"{prefix}/from{source}", list(space.ops)), source)
+            for source in sources
+        ]
+    pairs = []
+    for slot in range(space.inputs_per_node):
+        source = hp.Choice(f"{prefix}/input{slot}", sources)
+        op = hp.Choice(
+            f"{prefix}/op{slot}", [op for op in space.ops if op != "none"]
+        )
+        pairs.append((op, source))
+    return pairs
 
 
 def names(space):
@@ -166,22 +167,21 @@ def check_images(images, what="images"):
 
 def values(genotype):
     """The hyperparameter values of `genotype` (see the module docstring)."""
-    if isinstance(genotype, search_space.NasBench201Genotype):
-        ops = genotype.ops_by_edge()
-        edges = search_space.get_space("nas_bench_201").edges
-        return {
-            f"cell/node{k}/from{i}": op
-            for (i, k), op in zip(edges, ops, strict=True)
-        }
+    space = search_space.space_of(genotype)
     result = {}
-    for cell_type in ("normal", "reduce"):
+    for cell_type in space.cell_types:
         for k, pairs in zip(
-            (2, 3, 4, 5), genotype.nodes(cell_type), strict=True
+            space.computed_nodes, genotype.cell_nodes(cell_type), strict=True
         ):
+            prefix = f"{cell_type}/node{k}"
+            if space.inputs_per_node is None:
+                for op, source in pairs:
+                    result[f"{prefix}/from{source}"] = op
+                continue
             ordered = sorted(pairs, key=lambda pair: (pair[1], pair[0]))
             for slot, (op, source) in enumerate(ordered):
-                result[f"{cell_type}/node{k}/input{slot}"] = source
-                result[f"{cell_type}/node{k}/op{slot}"] = op
+                result[f"{prefix}/input{slot}"] = source
+                result[f"{prefix}/op{slot}"] = op
     return result
 
 
@@ -341,18 +341,16 @@ class BASEOracle(keras_tuner.Oracle):
         self._weights = self.proposal_weights()
 
     def _choice_indices(self, hp):
+        """(cell type, edge, op) indices of the choices of `hp`'s genotype."""
         genotype = declare(hp.copy(), self.space)
         space = self.space
-        if space.name == "nas_bench_201":
-            return [
-                (0, e, space.ops.index(op))
-                for e, op in enumerate(genotype.ops_by_edge())
-            ]
         return [
             (c, space.edges.index((source, k)), space.ops.index(op))
             for c, cell_type in enumerate(space.cell_types)
             for k, pairs in zip(
-                space.computed_nodes, genotype.nodes(cell_type), strict=True
+                space.computed_nodes,
+                genotype.cell_nodes(cell_type),
+                strict=True,
             )
             for op, source in pairs
         ]
