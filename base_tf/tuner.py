@@ -3,6 +3,7 @@ hypermodel.
 
     oracle = BASEOracle(posterior="runs/tiny_cifar10",    # a bin:adapt folder
                         objective="val_accuracy", max_trials=5)
+    # or BASEOracle.from_prior("runs/tiny", "cifar10", ...): adapts itself
     tuner = keras_tuner.Tuner(oracle=oracle,
                               hypermodel=DerivedNetwork(...),
                               directory="runs/search", project_name="base")
@@ -21,6 +22,7 @@ A node's two DARTS slots are an unordered pair: the oracle lists them
 sorted by (input, op), so one architecture has one set of values.
 """
 
+import functools
 import math
 
 import keras
@@ -185,15 +187,63 @@ def values(genotype):
     return result
 
 
+def adapted_posterior(
+    meta_checkpoint, dataset, adaptation_config=None, data_dir=None
+):
+    """q(z|D): a meta-trained prior adapted to `dataset`, as `bin/adapt` does.
+
+    Loads the prior of `meta_checkpoint`, reads the task of `dataset` with
+    images at the prior's channels (1 for a prior of grey images, as
+    `bin/adapt` brings them) and runs `adaptation.adapt`.
+
+    Args:
+        meta_checkpoint: a meta-training run folder.
+        dataset: the dataset to adapt to (TFDS name or image folder).
+        adaptation_config: `adaptation.AdaptationConfig` (None: defaults).
+        data_dir: where TFDS datasets are prepared.
+
+    Returns:
+        An `adaptation.Posterior`.
+    """
+    config = adaptation_config or adaptation.AdaptationConfig()
+    prior = meta_training.load_prior(meta_checkpoint)
+    meta_config, model = prior
+    task = adaptation.make_task(
+        dataset,
+        meta_config,
+        config,
+        data_dir,
+        image_channels=model.supernet.image_channels,
+    )
+    return adaptation.adapt(prior, task, config)
+
+
+class _PosteriorToAdapt:
+    """The posterior of `adapted_posterior(...)`, adapted when first read.
+
+    Its `meta_config` (the space) is known at once, from the run's config;
+    its `params` cost an adaptation, run on first use only.
+    """
+
+    def __init__(self, meta_checkpoint, dataset, adaptation_config, data_dir):
+        self.meta_config = meta_training.read_config(meta_checkpoint)
+        self._args = (meta_checkpoint, dataset, adaptation_config, data_dir)
+
+    @functools.cached_property
+    def params(self):
+        return adapted_posterior(*self._args).params
+
+
 class BASEOracle(keras_tuner.Oracle):
     """Proposes architectures drawn from BASE's adapted posterior q(z|D).
 
-    Where q(z|D) comes from: either an adapted posterior (`posterior`: a
-    `adaptation.Posterior` or the output folder of `bin/adapt`), or a
-    meta-training run and a dataset (`meta_checkpoint`, `dataset`), in which
-    case the oracle adapts the prior itself when it first needs to propose
-    (`adaptation_config` says how). The architecture probabilities phi are
-    part of the oracle's state, so a resumed search keeps its posterior.
+    Where q(z|D) comes from: an adapted posterior (`posterior`: an
+    `adaptation.Posterior` or the output folder of `bin/adapt`), or, with
+    `BASEOracle.from_prior`, a meta-training run adapted to a dataset when
+    the oracle first needs to propose. The oracle reads the posterior's
+    architecture logits phi when it first proposes; they are part of its
+    state, so a resumed search keeps its posterior (and does not adapt
+    again).
 
     What it proposes: trial 1 is the most probable genotype of q(z|D)
     (`derivation.derive`, the "slots" rule for DARTS, per-edge argmax for
@@ -217,29 +267,19 @@ class BASEOracle(keras_tuner.Oracle):
     Args:
         posterior: an `adaptation.Posterior` or the path of a `bin/adapt`
             output folder.
-        meta_checkpoint: a meta-training run folder (instead of
-            `posterior`).
-        dataset: the dataset to adapt to (TFDS name or image folder), with
-            `meta_checkpoint`.
-        adaptation_config: `adaptation.AdaptationConfig` for that.
-        data_dir: where TFDS datasets are prepared.
         rule: the derivation rule of trial 1 ("slots" or "argmax"; the
             deterministic "darts" rule has no sampling model).
         feedback: how strongly scores reweight the proposals (>= 0).
         objective, max_trials, seed, **kwargs: as for `keras_tuner.Oracle`.
 
     Raises:
-        ValueError: neither or both sources of q(z|D) are given.
+        ValueError: a rule without a sampling model, or feedback < 0.
     """
 
     def __init__(
         self,
-        posterior=None,
+        posterior,
         *,
-        meta_checkpoint=None,
-        dataset=None,
-        adaptation_config=None,
-        data_dir=None,
         rule=None,
         feedback=1.0,
         objective=None,
@@ -250,34 +290,13 @@ class BASEOracle(keras_tuner.Oracle):
         super().__init__(
             objective=objective, max_trials=max_trials, seed=seed, **kwargs
         )
-        if (posterior is None) == (meta_checkpoint is None):
-            raise ValueError(
-                "BASEOracle needs q(z|D) from exactly one place: an adapted "
-                "`posterior` (an adaptation.Posterior or a bin:adapt output "
-                "folder), or `meta_checkpoint` and `dataset` to adapt to."
-            )
-        if meta_checkpoint is not None and dataset is None:
-            raise ValueError(
-                "BASEOracle(meta_checkpoint=...) also needs the `dataset` to "
-                "adapt to."
-            )
         if not feedback >= 0:
             raise ValueError(f"feedback must be >= 0, got {feedback!r}.")
         if isinstance(posterior, str):
             posterior = adaptation.Posterior.load(posterior)
+        self._posterior = posterior
         self._logits = None
-        if posterior is not None:
-            meta_config = posterior.meta_config
-            self._logits = np.asarray(posterior.params.logits, np.float64)
-        else:
-            meta_config = meta_training.read_config(meta_checkpoint)
-        self._adapt_args = (
-            meta_checkpoint,
-            dataset,
-            adaptation_config,
-            data_dir,
-        )
-        self.space = search_space.get_space(meta_config.search_space)
+        self.space = search_space.get_space(posterior.meta_config.search_space)
         self.rule = rule or derivation.default_rule(self.space)
         if self.rule not in derivation.SAMPLING_RULES[self.space.name]:
             raise ValueError(
@@ -290,6 +309,36 @@ class BASEOracle(keras_tuner.Oracle):
         self._weights = None
         declare(self.hyperparameters, self.space)
 
+    @classmethod
+    def from_prior(
+        cls,
+        meta_checkpoint,
+        dataset,
+        *,
+        adaptation_config=None,
+        data_dir=None,
+        **kwargs,
+    ):
+        """An oracle over a meta-trained prior adapted to `dataset`.
+
+        The adaptation (`adapted_posterior`) runs when the oracle first
+        proposes, not here: a search resumed from its state never runs it.
+
+        Args:
+            meta_checkpoint: a meta-training run folder.
+            dataset: the dataset to adapt to (TFDS name or image folder).
+            adaptation_config: `adaptation.AdaptationConfig` for that.
+            data_dir: where TFDS datasets are prepared.
+            **kwargs: for `BASEOracle` (rule, feedback, objective, ...).
+
+        Returns:
+            A `BASEOracle`.
+        """
+        posterior = _PosteriorToAdapt(
+            meta_checkpoint, dataset, adaptation_config, data_dir
+        )
+        return cls(posterior, **kwargs)
+
     @property
     def _shape(self):
         space = self.space
@@ -297,22 +346,10 @@ class BASEOracle(keras_tuner.Oracle):
 
     @property
     def op_probabilities(self):
-        """q(z|D)'s op probabilities (adapting first if needed)."""
+        """q(z|D)'s op probabilities (the posterior read on first use)."""
         if self._logits is None:
-            checkpoint, dataset, config, data_dir = self._adapt_args
-            config = config or adaptation.AdaptationConfig()
-            prior = meta_training.load_prior(checkpoint)
-            meta_config, model = prior
-            # Images at the prior's channels (1 for a prior of grey images).
-            task = adaptation.make_task(
-                dataset,
-                meta_config,
-                config,
-                data_dir,
-                image_channels=model.supernet.image_channels,
-            )
-            posterior = adaptation.adapt(prior, task, config)
-            self._logits = np.asarray(posterior.params.logits, np.float64)
+            logits = self._posterior.params.logits
+            self._logits = np.asarray(logits, np.float64)
         return derivation.op_probabilities(self._logits)
 
     def proposal_weights(self):

@@ -143,9 +143,9 @@ class TunerTest(tf.test.TestCase):
         self.assertLen({str(g) for g in genotypes.values()}, 4)
 
     def test_adapts_itself_from_a_meta_training_run(self):
-        oracle = tuner.BASEOracle(
-            meta_checkpoint=self.run_dir,
-            dataset="mnist",
+        oracle = tuner.BASEOracle.from_prior(
+            self.run_dir,
+            "mnist",
             adaptation_config=ADAPT,
             data_dir=tfds_testing.data_dir(),
             objective=OBJECTIVE,
@@ -155,9 +155,9 @@ class TunerTest(tf.test.TestCase):
         )
         # The posterior travels in the state: restored, it is not adapted
         # again (this oracle's other seed would adapt to another one).
-        restored = tuner.BASEOracle(
-            meta_checkpoint=self.run_dir,
-            dataset="mnist",
+        restored = tuner.BASEOracle.from_prior(
+            self.run_dir,
+            "mnist",
             adaptation_config=adaptation.AdaptationConfig(seed=9),
             data_dir=tfds_testing.data_dir(),
         )
@@ -168,9 +168,9 @@ class TunerTest(tf.test.TestCase):
 
 
 class AdaptingOracleTest(tf.test.TestCase):
-    """The oracle adapting a prior itself, its work mocked."""
+    """Adapting a prior for the oracle (`from_prior`), the work mocked."""
 
-    def test_the_task_has_the_priors_image_channels(self):
+    def test_adapts_on_first_use_to_the_priors_image_channels(self):
         # A prior meta-trained on grey images: its task is brought to 1
         # channel, as bin/adapt brings it.
         meta_config = meta_training.MetaTrainingConfig()
@@ -188,14 +188,20 @@ class AdaptingOracleTest(tf.test.TestCase):
                 meta_training, "load_prior", return_value=(meta_config, model)
             ),
             mock.patch.object(adaptation, "make_task") as make_task,
-            mock.patch.object(adaptation, "adapt", return_value=posterior),
+            mock.patch.object(
+                adaptation, "adapt", return_value=posterior
+            ) as adapt,
         ):
-            oracle = tuner.BASEOracle(
-                meta_checkpoint="runs/grey", dataset="mnist"
+            oracle = tuner.BASEOracle.from_prior("runs/grey", "mnist")
+            # Nothing adapted until the oracle needs q(z|D), then once.
+            adapt.assert_not_called()
+            self.assertAllClose(
+                oracle.op_probabilities.sum(-1), np.ones(shape[:2])
             )
             self.assertAllClose(
                 oracle.op_probabilities.sum(-1), np.ones(shape[:2])
             )
+        adapt.assert_called_once()
         make_task.assert_called_once()
         self.assertEqual(make_task.call_args.kwargs["image_channels"], 1)
 
@@ -264,10 +270,8 @@ class DartsOracleTest(tf.test.TestCase):
         return self.oracle._choice_indices(hp)
 
     def test_bad_input(self):
-        with self.assertRaisesRegex(ValueError, "exactly one place"):
-            tuner.BASEOracle()
-        with self.assertRaisesRegex(ValueError, "needs the `dataset`"):
-            tuner.BASEOracle(meta_checkpoint="runs/x")
+        with self.assertRaisesRegex(ValueError, "feedback must be >= 0"):
+            tuner.BASEOracle(self.oracle_posterior(), feedback=-1.0)
         with self.assertRaisesRegex(ValueError, "deterministic"):
             tuner.BASEOracle(self.oracle_posterior(), rule="darts")
         state = self.oracle.get_state()
