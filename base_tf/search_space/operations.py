@@ -23,10 +23,15 @@ Conventions shared by every op:
   BN uses PyTorch's defaults, as DARTS does: momentum 0.1 in PyTorch's
   sense (`BN_MOMENTUM = 0.9` in Keras's) and epsilon `BN_EPSILON = 1e-5`.
 
-Every layer creates its weights in `build`, computes in `call` and
-round-trips through `get_config`; all are registered with Keras under the
-package "base_tf", so a model using them saves and loads with
-`keras.saving` and no `custom_objects`.
+Every op is an `Op`, which checks, stores and configures its arguments;
+each creates its weights in `build`, computes in `call` and round-trips
+through `get_config`; all are registered with Keras under the package
+"base_tf", so a model using them saves and loads with `keras.saving` and
+no `custom_objects`.
+
+The building blocks with these conventions (`conv`, `batch_norm`,
+`strided_shape`, `build_in_order`) are public: the evaluation networks
+build their stems, heads and shortcuts from them.
 """
 
 import keras
@@ -38,21 +43,31 @@ _DATA_FORMAT = "channels_last"
 _PACKAGE = "base_tf"
 
 
-def _check_positive_int(value, what, layer):
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(
-            f"{layer}: {what} must be a positive integer; got {value!r}."
-        )
+def _is_positive_int(value):
+    return isinstance(value, int) and not isinstance(value, bool) and value > 0
 
 
-def _check_stride(stride, layer):
-    if type(stride) is not int or stride not in (1, 2):
-        raise ValueError(f"{layer}: stride must be 1 or 2; got {stride!r}.")
+# The rule each argument of an op obeys, by the argument's name:
+# (whether a value obeys it, what it asks for).
+_RULES = {
+    "mode": (lambda value: value in ("max", "avg"), "'max' or 'avg'"),
+    "channels": (_is_positive_int, "a positive integer"),
+    "kernel_size": (_is_positive_int, "a positive integer"),
+    "pool_size": (_is_positive_int, "a positive integer"),
+    "stride": (lambda value: type(value) is int and value in (1, 2), "1 or 2"),
+    "dilation": (_is_positive_int, "a positive integer"),
+    "affine": (lambda value: isinstance(value, bool), "a bool"),
+}
 
 
-def _check_affine(affine, layer):
-    if not isinstance(affine, bool):
-        raise ValueError(f"{layer}: affine must be a bool; got {affine!r}.")
+def _check(layer, **arguments):
+    """Checks each argument by the rule of its name; errors name `layer`."""
+    for what, value in arguments.items():
+        obeys, requirement = _RULES[what]
+        if not obeys(value):
+            raise ValueError(
+                f"{layer}: {what} must be {requirement}; got {value!r}."
+            )
 
 
 def _reduced(size, stride):
@@ -62,8 +77,17 @@ def _reduced(size, stride):
     return (size + stride - 1) // stride
 
 
-def _output_shape(input_shape, stride, channels=None):
-    """NHWC output shape of an op; `channels=None` keeps the input's."""
+def strided_shape(input_shape, stride, channels=None):
+    """The NHWC shape after a SAME-padded `stride`: `ceil(H / stride)`.
+
+    Args:
+        input_shape: `(batch, height, width, channels)`; sizes may be None.
+        stride: the stride of height and width.
+        channels: the output's channels; None keeps the input's.
+
+    Returns:
+        The output shape, a tuple.
+    """
     batch, height, width, in_channels = input_shape
     return (
         batch,
@@ -73,7 +97,11 @@ def _output_shape(input_shape, stride, channels=None):
     )
 
 
-def _batch_norm(affine, dtype):
+def batch_norm(affine=True, dtype=None, name=None):
+    """BN with DARTS's (PyTorch's default) momentum and epsilon.
+
+    `affine=False`: no learned centre and scale; `dtype` a dtype policy.
+    """
     return keras.layers.BatchNormalization(
         axis=-1,
         momentum=BN_MOMENTUM,
@@ -81,18 +109,23 @@ def _batch_norm(affine, dtype):
         center=affine,
         scale=affine,
         dtype=dtype,
+        name=name,
     )
 
 
-def _conv(channels, kernel_size, strides, dtype):
+def conv(
+    channels, kernel_size, strides=1, padding="same", dtype=None, name=None
+):
+    """A channels-last convolution without bias (a BN always follows it)."""
     return keras.layers.Conv2D(
         channels,
         kernel_size,
         strides=strides,
-        padding="same",
+        padding=padding,
         use_bias=False,
         data_format=_DATA_FORMAT,
         dtype=dtype,
+        name=name,
     )
 
 
@@ -108,8 +141,16 @@ def _depthwise(kernel_size, strides, dilation, dtype):
     )
 
 
-def _build_chain(layers, input_shape):
-    """Builds `layers` in order, each on its predecessor's output shape."""
+def build_in_order(layers, input_shape):
+    """Builds `layers` in order, each on its predecessor's output shape.
+
+    Args:
+        layers: Keras layers, each applied to the previous one's output.
+        input_shape: the first layer's input shape.
+
+    Returns:
+        The last layer's output shape.
+    """
     shape = input_shape
     for layer in layers:
         layer.build(shape)
@@ -117,8 +158,44 @@ def _build_chain(layers, input_shape):
     return shape
 
 
+class Op(keras.layers.Layer):
+    """The base of the candidate ops: checks, stores and configures arguments.
+
+    A subclass names its own arguments in `ARGUMENTS` and passes them to
+    `Op.__init__` by keyword. Each is checked by the rule of its name
+    (`_RULES`), with errors that name the subclass, stored as an attribute
+    and returned by `get_config`. The output shape follows from `stride`
+    and `channels`: an op without them has stride 1 and keeps the input's
+    channels. A subclass thus states only its layers and its computation.
+
+    Args:
+        **kwargs: the subclass's `ARGUMENTS`, and the arguments of
+            `keras.layers.Layer` (e.g. `name`, `dtype`).
+    """
+
+    ARGUMENTS = ()
+    stride = 1
+    channels = None
+
+    def __init__(self, **kwargs):
+        arguments = {what: kwargs.pop(what) for what in self.ARGUMENTS}
+        super().__init__(**kwargs)
+        _check(type(self).__name__, **arguments)
+        for what, value in arguments.items():
+            setattr(self, what, value)
+
+    def compute_output_shape(self, input_shape):
+        return strided_shape(input_shape, self.stride, self.channels)
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            **{what: getattr(self, what) for what in self.ARGUMENTS},
+        }
+
+
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class Zero(keras.layers.Layer):
+class Zero(Op):
     """The `none` op: zeros of the output's shape.
 
     At stride 2 the output is `ceil(H / 2) x ceil(W / 2)`, like DARTS's
@@ -129,25 +206,19 @@ class Zero(keras.layers.Layer):
         **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
     """
 
+    ARGUMENTS = ("stride",)
+
     def __init__(self, stride=1, **kwargs):
-        super().__init__(**kwargs)
-        _check_stride(stride, "Zero")
-        self.stride = stride
+        super().__init__(stride=stride, **kwargs)
 
     def call(self, inputs):
         if self.stride == 1:
             return keras.ops.zeros_like(inputs)
         return keras.ops.zeros_like(inputs[:, ::2, ::2, :])
 
-    def compute_output_shape(self, input_shape):
-        return _output_shape(input_shape, self.stride)
-
-    def get_config(self):
-        return {**super().get_config(), "stride": self.stride}
-
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class Identity(keras.layers.Layer):
+class Identity(Op):
     """`skip_connect` at stride 1: returns its input unchanged.
 
     Args:
@@ -157,12 +228,9 @@ class Identity(keras.layers.Layer):
     def call(self, inputs):
         return inputs
 
-    def compute_output_shape(self, input_shape):
-        return tuple(input_shape)
-
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class Pooling(keras.layers.Layer):
+class Pooling(Op):
     """3x3 max or average pooling, SAME padding.
 
     Average pooling does not count the padding in the average (TF's SAME
@@ -175,17 +243,12 @@ class Pooling(keras.layers.Layer):
         **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
     """
 
+    ARGUMENTS = ("mode", "pool_size", "stride")
+
     def __init__(self, mode, pool_size=3, stride=1, **kwargs):
-        super().__init__(**kwargs)
-        if mode not in ("max", "avg"):
-            raise ValueError(
-                f"Pooling: mode must be 'max' or 'avg'; got {mode!r}."
-            )
-        _check_positive_int(pool_size, "pool_size", "Pooling")
-        _check_stride(stride, "Pooling")
-        self.mode = mode
-        self.pool_size = pool_size
-        self.stride = stride
+        super().__init__(
+            mode=mode, pool_size=pool_size, stride=stride, **kwargs
+        )
 
     def call(self, inputs):
         if self.mode == "max":
@@ -200,20 +263,9 @@ class Pooling(keras.layers.Layer):
             data_format=_DATA_FORMAT,
         )
 
-    def compute_output_shape(self, input_shape):
-        return _output_shape(input_shape, self.stride)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "mode": self.mode,
-            "pool_size": self.pool_size,
-            "stride": self.stride,
-        }
-
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class ReLUConvBN(keras.layers.Layer):
+class ReLUConvBN(Op):
     """ReLU, a `kernel_size` convolution (no bias), BatchNormalization.
 
     DARTS's cell preprocessing and NAS-Bench-201's `nor_conv_1x1` and
@@ -228,41 +280,30 @@ class ReLUConvBN(keras.layers.Layer):
         **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
     """
 
+    ARGUMENTS = ("channels", "kernel_size", "stride", "affine")
+
     def __init__(self, channels, kernel_size, stride=1, affine=True, **kw):
-        super().__init__(**kw)
-        _check_positive_int(channels, "channels", "ReLUConvBN")
-        _check_positive_int(kernel_size, "kernel_size", "ReLUConvBN")
-        _check_stride(stride, "ReLUConvBN")
-        _check_affine(affine, "ReLUConvBN")
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.affine = affine
-        self.conv = _conv(channels, kernel_size, stride, self.dtype_policy)
-        self.bn = _batch_norm(affine, self.dtype_policy)
+        super().__init__(
+            channels=channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            affine=affine,
+            **kw,
+        )
+        dtype = self.dtype_policy
+        self.conv = conv(channels, kernel_size, stride, dtype=dtype)
+        self.bn = batch_norm(affine, dtype)
 
     def build(self, input_shape):
-        _build_chain([self.conv, self.bn], input_shape)
+        build_in_order([self.conv, self.bn], input_shape)
 
     def call(self, inputs, training=None):
         x = self.conv(keras.ops.relu(inputs))
         return self.bn(x, training=training)
 
-    def compute_output_shape(self, input_shape):
-        return _output_shape(input_shape, self.stride, self.channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "stride": self.stride,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class FactorizedReduce(keras.layers.Layer):
+class FactorizedReduce(Op):
     """Halves the resolution with two offset 1x1 stride-2 convolutions.
 
     ReLU; one 1x1 stride-2 convolution reads the even pixels (0, 2, ...),
@@ -284,42 +325,26 @@ class FactorizedReduce(keras.layers.Layer):
         **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
     """
 
+    ARGUMENTS = ("channels", "affine")
+    stride = 2
+
     def __init__(self, channels, affine=True, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive_int(channels, "channels", "FactorizedReduce")
+        super().__init__(channels=channels, affine=affine, **kwargs)
         if channels % 2:
             raise ValueError(
                 "FactorizedReduce: channels must be even (two halves of "
                 f"channels // 2); got {channels}."
             )
-        _check_affine(affine, "FactorizedReduce")
-        self.channels = channels
-        self.affine = affine
+        dtype = self.dtype_policy
         half = channels // 2
-        self.conv_even = keras.layers.Conv2D(
-            half,
-            1,
-            strides=2,
-            padding="valid",
-            use_bias=False,
-            data_format=_DATA_FORMAT,
-            dtype=self.dtype_policy,
-        )
-        self.conv_odd = keras.layers.Conv2D(
-            half,
-            1,
-            strides=2,
-            padding="valid",
-            use_bias=False,
-            data_format=_DATA_FORMAT,
-            dtype=self.dtype_policy,
-        )
-        self.bn = _batch_norm(affine, self.dtype_policy)
+        self.conv_even = conv(half, 1, 2, padding="valid", dtype=dtype)
+        self.conv_odd = conv(half, 1, 2, padding="valid", dtype=dtype)
+        self.bn = batch_norm(affine, dtype)
 
     def build(self, input_shape):
         self.conv_even.build(input_shape)
         self.conv_odd.build(input_shape)
-        self.bn.build(_output_shape(input_shape, 2, self.channels))
+        self.bn.build(self.compute_output_shape(input_shape))
 
     def call(self, inputs, training=None):
         x = keras.ops.relu(inputs)
@@ -338,19 +363,9 @@ class FactorizedReduce(keras.layers.Layer):
         )
         return self.bn(x, training=training)
 
-    def compute_output_shape(self, input_shape):
-        return _output_shape(input_shape, 2, self.channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class SepConv(keras.layers.Layer):
+class SepConv(Op):
     """DARTS's separable convolution, applied twice.
 
     Twice [ReLU, depthwise kxk, pointwise 1x1, BatchNormalization]; only the
@@ -368,26 +383,26 @@ class SepConv(keras.layers.Layer):
         **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
     """
 
+    ARGUMENTS = ("channels", "kernel_size", "stride", "affine")
+
     def __init__(self, channels, kernel_size, stride=1, affine=True, **kw):
-        super().__init__(**kw)
-        _check_positive_int(channels, "channels", "SepConv")
-        _check_positive_int(kernel_size, "kernel_size", "SepConv")
-        _check_stride(stride, "SepConv")
-        _check_affine(affine, "SepConv")
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.affine = affine
+        super().__init__(
+            channels=channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            affine=affine,
+            **kw,
+        )
         dtype = self.dtype_policy
         self.depthwise_1 = _depthwise(kernel_size, stride, 1, dtype)
-        self.pointwise_1 = _conv(channels, 1, 1, dtype)
-        self.bn_1 = _batch_norm(affine, dtype)
+        self.pointwise_1 = conv(channels, 1, dtype=dtype)
+        self.bn_1 = batch_norm(affine, dtype)
         self.depthwise_2 = _depthwise(kernel_size, 1, 1, dtype)
-        self.pointwise_2 = _conv(channels, 1, 1, dtype)
-        self.bn_2 = _batch_norm(affine, dtype)
+        self.pointwise_2 = conv(channels, 1, dtype=dtype)
+        self.bn_2 = batch_norm(affine, dtype)
 
     def build(self, input_shape):
-        _build_chain(
+        build_in_order(
             [
                 self.depthwise_1,
                 self.pointwise_1,
@@ -405,21 +420,9 @@ class SepConv(keras.layers.Layer):
         x = self.pointwise_2(self.depthwise_2(keras.ops.relu(x)))
         return self.bn_2(x, training=training)
 
-    def compute_output_shape(self, input_shape):
-        return _output_shape(input_shape, self.stride, self.channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "stride": self.stride,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class DilConv(keras.layers.Layer):
+class DilConv(Op):
     """ReLU, dilated depthwise kxk, pointwise 1x1, BatchNormalization.
 
     At stride 2 with an even dilation `d`, a SAME-padded kernel only reads
@@ -442,35 +445,31 @@ class DilConv(keras.layers.Layer):
         **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
     """
 
+    ARGUMENTS = ("channels", "kernel_size", "stride", "dilation", "affine")
+
     def __init__(
         self, channels, kernel_size, stride=1, dilation=2, affine=True, **kw
     ):
-        super().__init__(**kw)
-        _check_positive_int(channels, "channels", "DilConv")
-        _check_positive_int(kernel_size, "kernel_size", "DilConv")
-        _check_stride(stride, "DilConv")
-        _check_positive_int(dilation, "dilation", "DilConv")
-        _check_affine(affine, "DilConv")
-        self.channels = channels
-        self.kernel_size = kernel_size
-        self.stride = stride
-        self.dilation = dilation
-        self.affine = affine
+        super().__init__(
+            channels=channels,
+            kernel_size=kernel_size,
+            stride=stride,
+            dilation=dilation,
+            affine=affine,
+            **kw,
+        )
+        dtype = self.dtype_policy
         # The parity trick of the class docstring.
         self._subsample = stride == 2 and dilation % 2 == 0
         if self._subsample:
-            self.depthwise = _depthwise(
-                kernel_size, 1, dilation // 2, self.dtype_policy
-            )
+            self.depthwise = _depthwise(kernel_size, 1, dilation // 2, dtype)
         else:
-            self.depthwise = _depthwise(
-                kernel_size, stride, dilation, self.dtype_policy
-            )
-        self.pointwise = _conv(channels, 1, 1, self.dtype_policy)
-        self.bn = _batch_norm(affine, self.dtype_policy)
+            self.depthwise = _depthwise(kernel_size, stride, dilation, dtype)
+        self.pointwise = conv(channels, 1, dtype=dtype)
+        self.bn = batch_norm(affine, dtype)
 
     def build(self, input_shape):
-        _build_chain([self.depthwise, self.pointwise, self.bn], input_shape)
+        build_in_order([self.depthwise, self.pointwise, self.bn], input_shape)
 
     def call(self, inputs, training=None):
         x = keras.ops.relu(inputs)
@@ -482,22 +481,9 @@ class DilConv(keras.layers.Layer):
         x = self.pointwise(self.depthwise(x))
         return self.bn(x, training=training)
 
-    def compute_output_shape(self, input_shape):
-        return _output_shape(input_shape, self.stride, self.channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "kernel_size": self.kernel_size,
-            "stride": self.stride,
-            "dilation": self.dilation,
-            "affine": self.affine,
-        }
-
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
-class Conv1x7Conv7x1(keras.layers.Layer):
+class Conv1x7Conv7x1(Op):
     """`conv_7x1_1x7`: ReLU, a 1x7 then a 7x1 convolution, BN.
 
     The 1x7 convolution strides the width, the 7x1 the height, as in
@@ -511,36 +497,23 @@ class Conv1x7Conv7x1(keras.layers.Layer):
         **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
     """
 
+    ARGUMENTS = ("channels", "stride", "affine")
+
     def __init__(self, channels, stride=1, affine=True, **kwargs):
-        super().__init__(**kwargs)
-        _check_positive_int(channels, "channels", "Conv1x7Conv7x1")
-        _check_stride(stride, "Conv1x7Conv7x1")
-        _check_affine(affine, "Conv1x7Conv7x1")
-        self.channels = channels
-        self.stride = stride
-        self.affine = affine
+        super().__init__(
+            channels=channels, stride=stride, affine=affine, **kwargs
+        )
         dtype = self.dtype_policy
-        self.conv_1x7 = _conv(channels, (1, 7), (1, stride), dtype)
-        self.conv_7x1 = _conv(channels, (7, 1), (stride, 1), dtype)
-        self.bn = _batch_norm(affine, dtype)
+        self.conv_1x7 = conv(channels, (1, 7), (1, stride), dtype=dtype)
+        self.conv_7x1 = conv(channels, (7, 1), (stride, 1), dtype=dtype)
+        self.bn = batch_norm(affine, dtype)
 
     def build(self, input_shape):
-        _build_chain([self.conv_1x7, self.conv_7x1, self.bn], input_shape)
+        build_in_order([self.conv_1x7, self.conv_7x1, self.bn], input_shape)
 
     def call(self, inputs, training=None):
         x = self.conv_7x1(self.conv_1x7(keras.ops.relu(inputs)))
         return self.bn(x, training=training)
-
-    def compute_output_shape(self, input_shape):
-        return _output_shape(input_shape, self.stride, self.channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            "channels": self.channels,
-            "stride": self.stride,
-            "affine": self.affine,
-        }
 
 
 def _skip_connect(channels, stride, affine, **kwargs):
@@ -610,7 +583,5 @@ def make_op(name, channels, stride=1, affine=True, **kwargs):
         raise ValueError(
             f"Unknown op {name!r}; known ops: {', '.join(OPS)}."
         ) from None
-    _check_positive_int(channels, "channels", name)
-    _check_stride(stride, name)
-    _check_affine(affine, name)
+    _check(name, channels=channels, stride=stride, affine=affine)
     return factory(channels, stride, affine, **kwargs)
