@@ -309,7 +309,7 @@ def adapt(prior, task, config, verbose=0):
     if temperature is None:
         temperature = (
             HARD_SAMPLE_TEMPERATURE
-            if inner.arch_sample == "hard"
+            if inner.arch_sample != "relaxed"
             else meta_config.temperature(meta_config.epochs - 1)
         )
     terms = None
@@ -351,7 +351,7 @@ def adapt(prior, task, config, verbose=0):
         verbose,
         "  ",
     ):
-        hard = inner.arch_sample == "hard"
+        hard = inner.arch_sample != "relaxed"
         before = _accuracy(net, w, task, hard)
         after = _accuracy(net, params, task, hard)
     info = {

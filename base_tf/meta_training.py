@@ -344,7 +344,7 @@ class MetaTrainer:
     ):
         """One task on one replica: the inner loop and what to report."""
         net = self.supernet
-        hard = self.config.arch_sample == "hard"
+        hard = self.config.arch_sample != "relaxed"
         before = inference.posterior_mean_accuracy(
             net, w, val_images, val_labels, hard
         )

@@ -80,6 +80,9 @@ VARIANTS = {
     # Relaxed (Gumbel-softmax) samples: the default until they were
     # measured against hard ones.
     "relaxed": {"arch_sample": "relaxed"},
+    # Hard samples whose gradient reaches only the sampled op (GDAS's
+    # estimator; `inference.straight_through`).
+    "gdas": {"arch_sample": "gdas"},
     # A preconditioned step for the logits: Adam, step size 0.1.
     "adam": {
         "arch_sample": "hard",

@@ -120,8 +120,9 @@ flags.DEFINE_enum(
     None,
     list(inference.SAMPLES),
     "The z each inner step trains on: relaxed (the Gumbel-softmax "
-    "mixture) or hard (one sampled op an edge, straight-through) "
-    "(default: the meta-training run's).",
+    "mixture), hard (one sampled op an edge, straight-through) or gdas "
+    "(hard, the gradient through the sampled op only) (default: the "
+    "meta-training run's).",
 )
 flags.DEFINE_string(
     "split",

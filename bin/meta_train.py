@@ -169,8 +169,9 @@ flags.DEFINE_enum(
     _DEFAULTS.arch_sample,
     list(inference.SAMPLES),
     "The z each inner step trains on: relaxed (the Gumbel-softmax sample, "
-    "every op of an edge mixed by its weight) or hard (that sample's "
-    "one-hot argmax with the relaxed gradient, straight-through).",
+    "every op of an edge mixed by its weight), hard (that sample's "
+    "one-hot argmax with the relaxed gradient, straight-through) or gdas "
+    "(the same one-hot sample, the gradient through the sampled op only).",
 )
 flags.DEFINE_float(
     "kl_architecture",

@@ -44,7 +44,16 @@ class ElboWeights(NamedTuple):
 
 
 def elbo(
-    supernet, params, w, images, labels, temperature, weights, seed, hard=False
+    supernet,
+    params,
+    w,
+    images,
+    labels,
+    temperature,
+    weights,
+    seed,
+    hard=False,
+    sampled_only=False,
 ):
     """L_hat(phi, psi; W) on one batch, differentiable in `params`.
 
@@ -59,6 +68,8 @@ def elbo(
         seed: a stateless seed, int tensor `[2]`: the noise (xi, eps).
         hard: make z one-hot (the relaxed sample's argmax) in the forward
             pass, with the relaxed sample's gradient (straight-through).
+        sampled_only: with `hard`, only the sampled op of each edge passes
+            the gradient on to the relaxed sample (see `straight_through`).
 
     Returns:
         `ElboTerms`.
@@ -67,7 +78,7 @@ def elbo(
     q_z, q_theta = distributions.posterior(params, temperature)
     z = q_z.sample(seed=seed_z)
     if hard:
-        z = straight_through(z)
+        z = straight_through(z, sampled_only)
     theta = q_theta.sample(seed=seed_theta)
     logits = supernet.apply(theta, z, images)
     labels = tf.cast(labels, tf.int32)
@@ -85,12 +96,24 @@ def elbo(
     return ElboTerms(-nll - penalty, nll, kl_z, kl_theta, accuracy)
 
 
-def straight_through(z):
+def straight_through(z, sampled_only=False):
     """The one-hot argmax of a relaxed sample `z`, with `z`'s gradient.
 
     Forward: one_hot(argmax z), a discrete architecture. Backward: the
     identity, so d/dphi flows through the relaxed sample (Bengio et al.'s
-    straight-through estimator, as GDAS uses it).
+    straight-through estimator).
+
+    With `sampled_only`, the gradient reaches `z` through the sampled op
+    of each edge alone (as GDAS's estimator): d/dz_l is kept for the op
+    the forward pass ran and zeroed for the others. Whole-mixture
+    straight-through asks of every other op l how the loss would move if
+    l's output were added to a network that never ran it; where the
+    sampled op is `none` and the node's output is zero, the batch norm
+    downstream divides by a zero batch variance (plus epsilon), and that
+    answer is ~100x every other edge's gradient
+    (`benchmarks/posterior_learning.py --edges`): numerics, not data.
     """
     hard = tf.one_hot(tf.argmax(z, -1), tf.shape(z)[-1], dtype=z.dtype)
+    if sampled_only:
+        return hard + hard * (z - tf.stop_gradient(z))
     return z + tf.stop_gradient(hard - z)

@@ -25,7 +25,7 @@ from base_tf.inference import distributions
 from base_tf.inference.elbo import ElboTerms, ElboWeights, elbo
 
 OPTIMIZERS = ("sgd", "adam")
-SAMPLES = ("relaxed", "hard")
+SAMPLES = ("relaxed", "hard", "gdas")
 
 
 class InnerLoopConfig(NamedTuple):
@@ -51,7 +51,9 @@ class InnerLoopConfig(NamedTuple):
             its weight), or "hard", that sample's one-hot argmax with the
             relaxed sample's gradient (straight-through, as GDAS does): the
             forward pass is one sampled architecture, so an op is judged
-            by what it does alone, not by how it helps a mixture.
+            by what it does alone, not by how it helps a mixture; or
+            "gdas", the same one-hot sample whose gradient reaches only
+            the sampled op of each edge (`straight_through`).
         arch_warmup: the fraction of the T steps, from the first, in which
             phi holds still and only the weights' (mu, rho) step: the
             logits' gradient judges each op by how its output moves the
@@ -140,7 +142,8 @@ def inner_loop(
                 temperature,
                 weights,
                 tf.random.experimental.stateless_fold_in(seed, t),
-                hard=config.arch_sample == "hard",
+                hard=config.arch_sample != "relaxed",
+                sampled_only=config.arch_sample == "gdas",
             )
         grads = tape.gradient(terms.elbo, params)
         if adam:

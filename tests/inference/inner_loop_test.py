@@ -30,6 +30,7 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
         ("nas_bench_201", "adam", 2.0, "relaxed"),
         ("nas_bench_201", "adam", None, "hard"),
         ("darts", "sgd", 0.0, "hard"),
+        ("darts", "sgd", None, "gdas"),
     )
     def test_equals_manual_gradient_steps(
         self, space, optimizer, rho_rate, sample
@@ -66,7 +67,8 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
                     temperature,
                     weights,
                     tf.random.experimental.stateless_fold_in(seed, t),
-                    hard=sample == "hard",
+                    hard=sample != "relaxed",
+                    sampled_only=sample == "gdas",
                 )
             g = tape.gradient(step_terms.elbo, params)
             manual_elbos.append(float(step_terms.elbo))
@@ -108,6 +110,20 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllEqual(hard, [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
         self.assertAllClose(
             tape.gradient(loss_hard, logits), tape.gradient(loss_soft, logits)
+        )
+
+    def test_gdas_samples_pass_the_gradient_through_the_sampled_op(self):
+        logits = tf.constant([[0.3, -1.0, 2.0], [0.0, 0.1, -0.2]])
+        cost = tf.constant([1.0, 2.0, 3.0])
+        with tf.GradientTape(persistent=True) as tape:
+            tape.watch(logits)
+            z = tf.nn.softmax(logits)
+            hard = inference.straight_through(z, sampled_only=True)
+            loss = tf.reduce_sum(hard * cost)
+        self.assertAllEqual(hard, [[0.0, 0.0, 1.0], [0.0, 1.0, 0.0]])
+        # d loss / d z: the sampled op's cost, zero for the others.
+        self.assertAllClose(
+            tape.gradient(loss, z), [[0.0, 0.0, 3.0], [0.0, 2.0, 0.0]]
         )
 
     def test_arch_warmup_holds_the_logits_while_the_weights_step(self):
