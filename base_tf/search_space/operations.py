@@ -161,25 +161,26 @@ def build_in_order(layers, input_shape):
 class Op(keras.layers.Layer):
     """The base of the candidate ops: checks, stores and configures arguments.
 
-    A subclass names its own arguments in `ARGUMENTS` and passes them to
-    `Op.__init__` by keyword. Each is checked by the rule of its name
-    (`_RULES`), with errors that name the subclass, stored as an attribute
-    and returned by `get_config`. The output shape follows from `stride`
-    and `channels`: an op without them has stride 1 and keeps the input's
-    channels. A subclass thus states only its layers and its computation.
+    A subclass names its own arguments in `ARGUMENTS` and passes their
+    values to `Op.__init__` in that order. Each is checked by the rule of
+    its name (`_RULES`), with errors that name the subclass, stored as an
+    attribute and returned by `get_config`. The output shape follows from
+    `stride` and `channels`: an op without them has stride 1 and keeps the
+    input's channels. A subclass thus states only its layers and its
+    computation.
 
     Args:
-        **kwargs: the subclass's `ARGUMENTS`, and the arguments of
-            `keras.layers.Layer` (e.g. `name`, `dtype`).
+        *values: the values of the subclass's `ARGUMENTS`, in order.
+        **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
     """
 
     ARGUMENTS = ()
     stride = 1
     channels = None
 
-    def __init__(self, **kwargs):
-        arguments = {what: kwargs.pop(what) for what in self.ARGUMENTS}
+    def __init__(self, *values, **kwargs):
         super().__init__(**kwargs)
+        arguments = dict(zip(self.ARGUMENTS, values, strict=True))
         _check(type(self).__name__, **arguments)
         for what, value in arguments.items():
             setattr(self, what, value)
@@ -209,7 +210,7 @@ class Zero(Op):
     ARGUMENTS = ("stride",)
 
     def __init__(self, stride=1, **kwargs):
-        super().__init__(stride=stride, **kwargs)
+        super().__init__(stride, **kwargs)
 
     def call(self, inputs):
         if self.stride == 1:
@@ -246,9 +247,7 @@ class Pooling(Op):
     ARGUMENTS = ("mode", "pool_size", "stride")
 
     def __init__(self, mode, pool_size=3, stride=1, **kwargs):
-        super().__init__(
-            mode=mode, pool_size=pool_size, stride=stride, **kwargs
-        )
+        super().__init__(mode, pool_size, stride, **kwargs)
 
     def call(self, inputs):
         if self.mode == "max":
@@ -283,13 +282,7 @@ class ReLUConvBN(Op):
     ARGUMENTS = ("channels", "kernel_size", "stride", "affine")
 
     def __init__(self, channels, kernel_size, stride=1, affine=True, **kw):
-        super().__init__(
-            channels=channels,
-            kernel_size=kernel_size,
-            stride=stride,
-            affine=affine,
-            **kw,
-        )
+        super().__init__(channels, kernel_size, stride, affine, **kw)
         dtype = self.dtype_policy
         self.conv = conv(channels, kernel_size, stride, dtype=dtype)
         self.bn = batch_norm(affine, dtype)
@@ -329,7 +322,7 @@ class FactorizedReduce(Op):
     stride = 2
 
     def __init__(self, channels, affine=True, **kwargs):
-        super().__init__(channels=channels, affine=affine, **kwargs)
+        super().__init__(channels, affine, **kwargs)
         if channels % 2:
             raise ValueError(
                 "FactorizedReduce: channels must be even (two halves of "
@@ -386,13 +379,7 @@ class SepConv(Op):
     ARGUMENTS = ("channels", "kernel_size", "stride", "affine")
 
     def __init__(self, channels, kernel_size, stride=1, affine=True, **kw):
-        super().__init__(
-            channels=channels,
-            kernel_size=kernel_size,
-            stride=stride,
-            affine=affine,
-            **kw,
-        )
+        super().__init__(channels, kernel_size, stride, affine, **kw)
         dtype = self.dtype_policy
         self.depthwise_1 = _depthwise(kernel_size, stride, 1, dtype)
         self.pointwise_1 = conv(channels, 1, dtype=dtype)
@@ -450,14 +437,7 @@ class DilConv(Op):
     def __init__(
         self, channels, kernel_size, stride=1, dilation=2, affine=True, **kw
     ):
-        super().__init__(
-            channels=channels,
-            kernel_size=kernel_size,
-            stride=stride,
-            dilation=dilation,
-            affine=affine,
-            **kw,
-        )
+        super().__init__(channels, kernel_size, stride, dilation, affine, **kw)
         dtype = self.dtype_policy
         # The parity trick of the class docstring.
         self._subsample = stride == 2 and dilation % 2 == 0
@@ -500,9 +480,7 @@ class Conv1x7Conv7x1(Op):
     ARGUMENTS = ("channels", "stride", "affine")
 
     def __init__(self, channels, stride=1, affine=True, **kwargs):
-        super().__init__(
-            channels=channels, stride=stride, affine=affine, **kwargs
-        )
+        super().__init__(channels, stride, affine, **kwargs)
         dtype = self.dtype_policy
         self.conv_1x7 = conv(channels, (1, 7), (1, stride), dtype=dtype)
         self.conv_7x1 = conv(channels, (7, 1), (stride, 1), dtype=dtype)
