@@ -57,51 +57,6 @@ AUX_FEATURES = 768
 STEM_MULTIPLIER = 3
 
 
-def batch_norm(name=None):
-    """BN with DARTS's (PyTorch's default) momentum and epsilon, affine."""
-    return keras.layers.BatchNormalization(
-        momentum=operations.BN_MOMENTUM,
-        epsilon=operations.BN_EPSILON,
-        name=name,
-    )
-
-
-def conv(channels, kernel_size, strides=1, padding="same", name=None):
-    """A convolution without bias (a BN always follows it)."""
-    return keras.layers.Conv2D(
-        channels,
-        kernel_size,
-        strides=strides,
-        padding=padding,
-        use_bias=False,
-        name=name,
-    )
-
-
-def reduced(size, stride):
-    """`ceil(size / stride)`, the size of a SAME-padded strided output."""
-    if size is None:
-        return None
-    return -(-size // stride)
-
-
-def build_in_order(layers, input_shape):
-    """Builds `layers` in order, each on its predecessor's output shape.
-
-    Args:
-        layers: Keras layers, each applied to the previous one's output.
-        input_shape: the first layer's input shape.
-
-    Returns:
-        The last layer's output shape.
-    """
-    shape = input_shape
-    for layer in layers:
-        layer.build(shape)
-        shape = layer.compute_output_shape(shape)
-    return shape
-
-
 def drop_path(x, rate, seed=None):
     """DARTS's drop-path: zeroes each example's `x` with probability `rate`.
 
@@ -194,12 +149,12 @@ class DartsCell(keras.layers.Layer):
     def build(self, input_shape):
         shape0, shape1 = input_shape
         shapes = [
-            build_in_order([self.preprocess0], shape0),
-            build_in_order([self.preprocess1], shape1),
+            operations.build_in_order([self.preprocess0], shape0),
+            operations.build_in_order([self.preprocess1], shape1),
         ]
         for start in range(0, len(self.pairs), INPUTS_PER_NODE):
             outputs = [
-                build_in_order([self.cell_ops[j]], shapes[source])
+                operations.build_in_order([self.cell_ops[j]], shapes[source])
                 for j, (_, source) in enumerate(
                     self.pairs[start : start + INPUTS_PER_NODE], start
                 )
@@ -230,12 +185,9 @@ class DartsCell(keras.layers.Layer):
         return keras.ops.concatenate([states[i] for i in self.concat], -1)
 
     def compute_output_shape(self, input_shape):
-        batch, height, width, _ = input_shape[1]
-        stride = 2 if self.reduction else 1
-        return (
-            batch,
-            reduced(height, stride),
-            reduced(width, stride),
+        return operations.strided_shape(
+            input_shape[1],
+            2 if self.reduction else 1,
             len(self.concat) * self.channels,
         )
 
@@ -307,15 +259,17 @@ class AuxiliaryHead(keras.layers.Layer):
         self.pool = keras.layers.AveragePooling2D(
             self.pool_size, strides=AUX_POOL_STRIDE, padding="valid"
         )
-        self.conv_1 = conv(AUX_CONV_CHANNELS, 1)
-        self.bn_1 = batch_norm()
-        self.conv_2 = conv(AUX_FEATURES, AUX_CONV_KERNEL, padding=conv_padding)
-        self.bn_2 = batch_norm()
+        self.conv_1 = operations.conv(AUX_CONV_CHANNELS, 1)
+        self.bn_1 = operations.batch_norm()
+        self.conv_2 = operations.conv(
+            AUX_FEATURES, AUX_CONV_KERNEL, padding=conv_padding
+        )
+        self.bn_2 = operations.batch_norm()
         self.global_pool = keras.layers.GlobalAveragePooling2D()
         self.classifier = keras.layers.Dense(num_classes)
 
     def build(self, input_shape):
-        build_in_order(
+        operations.build_in_order(
             [
                 self.pool,
                 self.conv_1,
@@ -373,8 +327,8 @@ def darts_network(
         `auxiliary`, -> {"logits": ..., "aux_logits": ...}.
     """
     stem_channels = STEM_MULTIPLIER * channels
-    x = conv(stem_channels, 3, name="stem_conv")(features)
-    s0 = s1 = batch_norm(name="stem_bn")(x)
+    x = operations.conv(stem_channels, 3, name="stem_conv")(features)
+    s0 = s1 = operations.batch_norm(name="stem_bn")(x)
     reductions = reduction_cells(num_cells)
     aux_cell = reductions[-1]
     c_curr = channels
