@@ -267,6 +267,52 @@ class SerializationTest(tf.test.TestCase, parameterized.TestCase):
                 f"base_tf>{cls.__name__}",
             )
 
+    # The .keras format files an op's weights under its sublayers'
+    # attribute names: renaming one would orphan the weights of every
+    # saved model.
+    @parameterized.parameters(
+        ("none", 2, []),
+        ("max_pool_3x3", 2, []),
+        ("skip_connect", 1, []),
+        ("skip_connect", 2, ["bn", "conv_even", "conv_odd"]),
+        ("nor_conv_3x3", 2, ["bn", "conv"]),
+        ("dil_conv_5x5", 2, ["bn", "depthwise", "pointwise"]),
+        ("conv_7x1_1x7", 2, ["bn", "conv_1x7", "conv_7x1"]),
+        (
+            "sep_conv_3x3",
+            2,
+            [
+                "bn_1",
+                "bn_2",
+                "depthwise_1",
+                "depthwise_2",
+                "pointwise_1",
+                "pointwise_2",
+            ],
+        ),
+    )
+    def test_sublayer_attribute_names(self, name, stride, expected):
+        op = OPS[name](CHANNELS, stride, True)
+        sublayers = [
+            attribute
+            for attribute, value in vars(op).items()
+            if isinstance(value, keras.layers.Layer)
+        ]
+        self.assertEqual(sorted(sublayers), expected)
+
+    def test_configs_of_plain_layers_load(self):
+        # Identity's config once held every keras.layers.Layer argument.
+        config = {
+            "name": "skip",
+            "activity_regularizer": None,
+            "trainable": True,
+            "dtype": "float32",
+            "autocast": True,
+        }
+        op = operations.Identity.from_config(config)
+        self.assertEqual(op.name, "skip")
+        self.assertEqual(op.compute_output_shape((2, 5, 5, 3)), (2, 5, 5, 3))
+
     def test_model_save_load_round_trip(self):
         inputs = keras.Input((8, 8, CHANNELS))
         branches = [
