@@ -111,7 +111,7 @@ def straight_through(z, sampled_only=False):
     sampled op is `none` and the node's output is zero, the batch norm
     downstream divides by a zero batch variance (plus epsilon), and that
     answer is ~100x every other edge's gradient
-    (`benchmarks/posterior_learning.py --edges`): numerics, not data.
+    (`benchmarks/edge_gradients.py`): numerics, not data.
     """
     hard = tf.one_hot(tf.argmax(z, -1), tf.shape(z)[-1], dtype=z.dtype)
     if sampled_only:
