@@ -21,6 +21,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import search_quality as sq  # noqa: E402
+import tensorflow_probability as tfp  # noqa: E402
 
 from base_tf import (  # noqa: E402
     adaptation,
@@ -28,6 +29,7 @@ from base_tf import (  # noqa: E402
     meta_training,
     search_space,
 )
+from base_tf.inference import distributions  # noqa: E402
 
 DRAWS = 20
 
@@ -67,14 +69,45 @@ def main():
                     )
                 grads.append(tape.gradient(terms.elbo, w.logits).numpy())
             rms = np.sqrt(np.mean(np.square(grads), axis=(0, -1)))
+            if sample == "hard" and temperature == 1.0:
+                outliers = _large_draws(w, grads, temperature, space)
             cells = "; ".join(
                 " ".join(f"{g:.4f}" for g in cell) for cell in rms
             )
             lines.append(f"{sample:8s} tau {temperature:g}: {cells}")
             print(lines[-1], flush=True)
+    lines.append(
+        "hard, tau 1: the draws with a gradient rms above 0.1 on an edge, "
+        "and the op each edge sampled (the same seed as elbo's):"
+    )
+    lines.extend(outliers)
+    for line in outliers:
+        print(line)
     os.makedirs("benchmarks/results", exist_ok=True)
     with open("benchmarks/results/edge_gradients.txt", "w") as f:
         f.write("\n".join(lines) + "\n")
+
+
+def _large_draws(w, grads, temperature, space):
+    """The draws whose gradient is far above the median, with the ops
+    they sampled (drawn again as `inference.elbo` draws them)."""
+    q_z, _ = distributions.posterior(w, tf.constant(temperature))
+    lines = []
+    for draw, grad in enumerate(grads):
+        rms = np.sqrt(np.mean(np.square(grad), axis=-1))[0]
+        if rms.max() <= 0.1:
+            continue
+        seed_z, _ = tfp.random.split_seed(tf.constant([draw, 1]), n=2)
+        ops = np.argmax(q_z.sample(seed=seed_z).numpy(), -1)[0]
+        picked = ", ".join(
+            f"{i}->{j} {space.ops[o]}"
+            for (i, j), o in zip(space.edges, ops, strict=True)
+        )
+        lines.append(
+            f"  draw {draw}: rms {' '.join(f'{g:.3f}' for g in rms)}; "
+            f"sampled {picked}"
+        )
+    return lines
 
 
 if __name__ == "__main__":

@@ -108,9 +108,10 @@ def straight_through(z, sampled_only=False):
     the forward pass ran and zeroed for the others. Whole-mixture
     straight-through asks of every other op l how the loss would move if
     l's output were added to a network that never ran it; where the
-    sampled op is `none` and the node's output is zero, the batch norm
-    downstream divides by a zero batch variance (plus epsilon), and that
-    answer is ~100x every other edge's gradient
+    sampled op is `none`, the node is zero, and a pool reading it is
+    followed by a batch norm whose backward pass divides by
+    sqrt(0 + epsilon): the gradient of every op of that edge is then
+    ~100x every other edge's
     (`benchmarks/edge_gradients.py`): numerics, not data.
     """
     hard = tf.one_hot(tf.argmax(z, -1), tf.shape(z)[-1], dtype=z.dtype)
