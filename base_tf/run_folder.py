@@ -156,8 +156,7 @@ def read_settings(directory):
     if not os.path.isfile(path):
         return None
     try:
-        with open(path) as f:
-            record = json.load(f)
+        record = read_json(path)
         return record["kind"], record["settings"]
     except (OSError, ValueError, KeyError, TypeError) as e:
         raise RunFolderError(

@@ -11,7 +11,6 @@ in `run.json` (`OLDER_RUN_FILE`); a rerun with its settings takes it over.
 """
 
 import dataclasses
-import json
 import os
 
 from base_tf import data, evaluation, run_folder, search_space
@@ -111,8 +110,7 @@ def _older_settings(output_dir):
     if not os.path.isfile(path):
         return None
     try:
-        with open(path) as f:
-            request = json.load(f)
+        request = run_folder.read_json(path)
         spec = data.ImageSpec(**request["image_spec"])
         return {
             "genotype": request["genotype"],
