@@ -107,12 +107,12 @@ def straight_through(z, sampled_only=False):
     of each edge alone (as GDAS's estimator): d/dz_l is kept for the op
     the forward pass ran and zeroed for the others. Whole-mixture
     straight-through asks of every other op l how the loss would move if
-    l's output were added to a network that never ran it; where the
-    sampled op is `none`, the node is zero, and a pool reading it is
-    followed by a batch norm whose backward pass divides by
-    sqrt(0 + epsilon): the gradient of every op of that edge is then
-    ~100x every other edge's
-    (`benchmarks/edge_gradients.py`): numerics, not data.
+    l's output were added to a network that never ran it. Where the
+    sampled op is `none`, the node is zero; in a space whose pools end in
+    a batch norm (`SearchSpace.pool_batch_norm`, DARTS), a pool reading it
+    normalises over zero variance, and the gradient of every op of that
+    edge is then ~100x every other edge's (`benchmarks/edge_gradients.py`):
+    numerics, not data.
     """
     hard = tf.one_hot(tf.argmax(z, -1), tf.shape(z)[-1], dtype=z.dtype)
     if sampled_only:

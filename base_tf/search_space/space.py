@@ -42,6 +42,13 @@ class SearchSpace:
             each computed node, from any earlier nodes and never with op
             "none" (DARTS: 2); None when a genotype keeps every edge, one op
             each, "none" included (NAS-Bench-201).
+        pool_batch_norm: whether the supernet follows each pool by a batch
+            norm. DARTS's search network does (its MixedOp adds one to every
+            pool); NAS-Bench-201's search cell uses the benchmark's ops as
+            they are, and its pools have none. Without it a pool reading a
+            node whose sampled ops are all `none` (an all-zero map) would be
+            normalised over zero variance, and its gradient scaled by
+            1 / sqrt(epsilon) (benchmarks/edge_gradients.py).
 
     Raises:
         ValueError: a field is malformed; the message says which and why.
@@ -54,6 +61,7 @@ class SearchSpace:
     num_input_nodes: int
     genotype_type: type
     inputs_per_node: int | None = None
+    pool_batch_norm: bool = True
 
     def __post_init__(self):
         where = f"SearchSpace {self.name!r}"
@@ -168,6 +176,7 @@ NAS_BENCH_201 = SearchSpace(
     num_input_nodes=nas_bench_201.NUM_INPUT_NODES,
     genotype_type=nas_bench_201.NasBench201Genotype,
     inputs_per_node=None,
+    pool_batch_norm=False,
 )
 
 SPACES = {space.name: space for space in (DARTS, NAS_BENCH_201)}

@@ -32,8 +32,10 @@ they were split).
 The result equals the op-by-op sum (tests/supernet/mixed_op_test.py checks
 it against the Keras op layers of `base_tf.search_space.operations`).
 
-Batch norm in the supernet has no learned scale or shift (as in DARTS's
-search) and always normalises with the statistics of the current batch, in
+Pools are followed by a batch norm where the space's search network has
+one (`SearchSpace.pool_batch_norm`: DARTS's MixedOp adds it; NAS-Bench-201's
+search cell uses the benchmark's pools as they are). Batch norm in the
+supernet has no learned scale or shift (as in DARTS's search) and always normalises with the statistics of the current batch, in
 training and evaluation alike: nothing carries over between inner steps or
 between tasks, so the supernet is a pure function of (theta, z, images).
 """
@@ -241,9 +243,14 @@ class MixedGroup:
             index is the edge's row of z.
         channels: C, the channels of every edge input and of the output.
         stride: 1, or 2 for the edges of a reduction cell's inputs.
+        pool_batch_norm: whether each pool is followed by a batch norm
+            (`SearchSpace.pool_batch_norm`).
     """
 
-    def __init__(self, layout, prefix, ops, edges, channels, stride):
+    def __init__(
+        self, layout, prefix, ops, edges, channels, stride, pool_batch_norm
+    ):
+        self.pool_batch_norm = pool_batch_norm
         self.edges = tuple(e for e, _ in edges)
         self.sources = tuple(i for _, i in edges)
         self.stride = stride
@@ -305,9 +312,10 @@ class MixedGroup:
         """Every op on every edge of the group, each weighted by z.
 
         Each op's output ends in a batch norm (or, for skip_connect at
-        stride 1, is the input), so its weight is that batch norm's scale
-        (an elementwise product for the identity): weighting costs no op of
-        its own, and the gradient of z comes from the batch norm's gradient.
+        stride 1 and for pools without batch norm, is the input or its
+        pool), so its weight is that batch norm's scale (an elementwise
+        product otherwise): weighting costs no op of its own, and the
+        gradient of z comes from the batch norm's gradient.
 
         Args:
             params: `{name: tensor}` from the layout.
@@ -354,8 +362,11 @@ class MixedGroup:
             pool = (
                 tf.nn.max_pool2d if family == "max_pool" else tf.nn.avg_pool2d
             )
-            # DARTS's pools are followed by batch norm in the search network.
-            out[o] = batch_norm(pool(x, 3, stride, "SAME"), weights[o])
+            y = pool(x, 3, stride, "SAME")
+            if self.pool_batch_norm:
+                out[o] = batch_norm(y, weights[o])
+            else:
+                out[o] = y * weights[o]
         if self.skip is not None:
             if stride == 1:
                 out[self.skip] = x * weights[self.skip]
@@ -394,9 +405,13 @@ class MixedNode:
         in_edges: `(edge index, source node, stride)` of each edge into the
             node.
         channels: C.
+        pool_batch_norm: whether each pool is followed by a batch norm
+            (`SearchSpace.pool_batch_norm`).
     """
 
-    def __init__(self, layout, prefix, ops, in_edges, channels):
+    def __init__(
+        self, layout, prefix, ops, in_edges, channels, pool_batch_norm
+    ):
         self.channels = channels
         self.groups = []
         for stride in sorted({s for _, _, s in in_edges}):
@@ -408,6 +423,7 @@ class MixedNode:
                     [(e, i) for e, i, s in in_edges if s == stride],
                     channels,
                     stride,
+                    pool_batch_norm,
                 )
             )
         # For each group, `[ops, edges]`: the entries of z (flattened

@@ -67,7 +67,12 @@ class _DartsCell:
             ]
             self.nodes.append(
                 MixedNode(
-                    layout, f"{prefix}/node{node}", space.ops, in_edges, c
+                    layout,
+                    f"{prefix}/node{node}",
+                    space.ops,
+                    in_edges,
+                    c,
+                    space.pool_batch_norm,
                 )
             )
 
@@ -100,7 +105,12 @@ class _NasBench201Cell:
             ]
             self.nodes.append(
                 MixedNode(
-                    layout, f"{prefix}/node{node}", space.ops, in_edges, c
+                    layout,
+                    f"{prefix}/node{node}",
+                    space.ops,
+                    in_edges,
+                    c,
+                    space.pool_batch_norm,
                 )
             )
 

@@ -72,7 +72,7 @@ def _reference_node(node, params, states, z, space):
                         _edge_block(params[group.w["fr_b"]], j, C // 2)
                     )
                 y = layer(x, training=True)
-                if "pool" in kind.family:  # DARTS's search adds BN to pools.
+                if "pool" in kind.family and space.pool_batch_norm:
                     mean, var = tf.nn.moments(y, [0, 1, 2])
                     y = (y - mean) / tf.sqrt(var + mixed_op.BN_EPSILON)
                 total += z[e, o] * y
@@ -96,7 +96,9 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
             if k == node_index
         ]
         layout = ParameterLayout()
-        node = mixed_op.MixedNode(layout, "node", space.ops, in_edges, C)
+        node = mixed_op.MixedNode(
+            layout, "node", space.ops, in_edges, C, space.pool_batch_norm
+        )
         params = layout.unflatten(tf.constant(layout.initial_values(0)))
         rng = np.random.default_rng(1)
         reduced = (size + 1) // 2
@@ -155,7 +157,9 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
         space = search_space.get_space("darts")
         in_edges = [(0, 0, 1), (1, 1, 1)]
         layout = ParameterLayout()
-        node = mixed_op.MixedNode(layout, "n", space.ops, in_edges, C)
+        node = mixed_op.MixedNode(
+            layout, "n", space.ops, in_edges, C, space.pool_batch_norm
+        )
         params = layout.unflatten(tf.constant(layout.initial_values(3)))
         x0 = tf.random.stateless_normal([2, 5, 5, C], seed=[1, 2])
         x1 = tf.random.stateless_normal([2, 5, 5, C], seed=[3, 4])
@@ -165,6 +169,32 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
         self.assertAllClose(
             node(params, [x0, x1], tf.constant(z)), x0, atol=1e-6
         )
+
+    @parameterized.parameters(("nas_bench_201", False), ("darts", True))
+    def test_pool_of_an_all_zero_node(self, space_name, amplified):
+        # A hard sample of `none` on every edge into a node makes it all
+        # zeros; a pool that reads it and is followed by a batch norm
+        # (DARTS's search network) normalises over zero variance, so its
+        # input gradient is scaled by 1 / sqrt(epsilon) ~ 316. NAS-Bench-201's
+        # pools have no batch norm: the gradient is the pool's own.
+        space = search_space.get_space(space_name)
+        layout = ParameterLayout()
+        node = mixed_op.MixedNode(
+            layout, "n", space.ops, [(0, 0, 1)], C, space.pool_batch_norm
+        )
+        params = layout.unflatten(tf.constant(layout.initial_values(3)))
+        zeros = tf.zeros([2, 5, 5, C])
+        z = np.zeros([len(space.edges), len(space.ops)], np.float32)
+        z[0, space.ops.index("avg_pool_3x3")] = 1.0
+        probe = tf.random.stateless_normal([2, 5, 5, C], seed=[5, 6])
+        with tf.GradientTape() as tape:
+            tape.watch(zeros)
+            loss = tf.reduce_sum(node(params, [zeros], tf.constant(z)) * probe)
+        ratio = float(tf.norm(tape.gradient(loss, zeros)) / tf.norm(probe))
+        if amplified:
+            self.assertGreater(ratio, 100.0)
+        else:
+            self.assertLess(ratio, 2.0)
 
     @parameterized.parameters((8, 1), (7, 1), (8, 2), (9, 3))
     def test_factorized_reduce_equals_two_offset_convs(self, size, groups):
