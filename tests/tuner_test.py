@@ -1,15 +1,21 @@
 """BASE as a keras-tuner oracle: real searches on MNIST, resume, feedback."""
 
+import dataclasses
 import math
 import os
-from unittest import mock
 
 import keras
 import keras_tuner
 import numpy as np
 import tensorflow as tf
 
-from base_tf import adaptation, inference, meta_training, search_space, tuner
+from base_tf import (
+    adaptation,
+    data,
+    inference,
+    meta_training,
+    tuner,
+)
 from base_tf.search_space import CIFAR_TUNED, NasBench201Genotype, darts
 from tests import tfds_testing, tiny
 
@@ -168,42 +174,50 @@ class TunerTest(tf.test.TestCase):
 
 
 class AdaptingOracleTest(tf.test.TestCase):
-    """Adapting a prior for the oracle (`from_prior`), the work mocked."""
+    """`from_prior` on a real prior of grey images: adapted when first
+    needed, on images brought to the prior's one channel."""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        tfds_testing.require_datasets("mnist")
+        cls.run_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "grey")
+        grey = data.TaskDistribution(
+            ["mnist"],
+            num_classes=3,
+            config=data.TaskConfig(
+                data.ImageSpec(8, 8, 1),
+                train_split="test",
+                train_per_class=16,
+                val_per_class=8,
+            ),
+            data_dir=tfds_testing.data_dir(),
+        )
+        config = dataclasses.replace(tiny.CONFIG, epochs=1)
+        meta_training.MetaTrainer(config, grey, cls.run_dir).train(verbose=0)
 
     def test_adapts_on_first_use_to_the_priors_image_channels(self):
-        # A prior meta-trained on grey images: its task is brought to 1
-        # channel, as bin/adapt brings it.
-        meta_config = meta_training.MetaTrainingConfig()
-        model = mock.Mock()
-        model.supernet.image_channels = 1
-        space = search_space.get_space(meta_config.search_space)
-        shape = (len(space.cell_types), space.num_edges, space.num_ops)
-        posterior = mock.Mock()
-        posterior.params.logits = np.zeros(shape)
-        with (
-            mock.patch.object(
-                meta_training, "read_config", return_value=meta_config
-            ),
-            mock.patch.object(
-                meta_training, "load_prior", return_value=(meta_config, model)
-            ),
-            mock.patch.object(adaptation, "make_task") as make_task,
-            mock.patch.object(
-                adaptation, "adapt", return_value=posterior
-            ) as adapt,
-        ):
-            oracle = tuner.BASEOracle.from_prior("runs/grey", "mnist")
-            # Nothing adapted until the oracle needs q(z|D), then once.
-            adapt.assert_not_called()
-            self.assertAllClose(
-                oracle.op_probabilities.sum(-1), np.ones(shape[:2])
-            )
-            self.assertAllClose(
-                oracle.op_probabilities.sum(-1), np.ones(shape[:2])
-            )
-        adapt.assert_called_once()
-        make_task.assert_called_once()
-        self.assertEqual(make_task.call_args.kwargs["image_channels"], 1)
+        oracle = tuner.BASEOracle.from_prior(
+            self.run_dir,
+            "mnist",
+            adaptation_config=ADAPT,
+            data_dir=tfds_testing.data_dir(),
+        )
+        # The grey prior's stem takes one channel: adapting it to images of
+        # three would fail. The oracle's q(z|D) is adapted_posterior's.
+        expected = tuner.adapted_posterior(
+            self.run_dir, "mnist", ADAPT, tfds_testing.data_dir()
+        )
+        self.assertAllClose(oracle.op_probabilities, expected.op_probabilities)
+
+    def test_nothing_is_read_or_adapted_before_first_use(self):
+        # The dataset is read only when q(z|D) is first needed.
+        oracle = tuner.BASEOracle.from_prior(
+            self.run_dir, "no_such_dataset", data_dir=tfds_testing.data_dir()
+        )
+        self.assertEqual(oracle.space.name, "nas_bench_201")
+        with self.assertRaisesRegex(ValueError, "no_such_dataset"):
+            oracle.op_probabilities  # noqa: B018
 
 
 class DartsOracleTest(tf.test.TestCase):
