@@ -25,7 +25,7 @@ import time
 
 from absl import flags
 
-from base_tf import export, training
+from base_tf import export, exported_model, training, version_folders
 
 flags.DEFINE_string(
     "model_dir",
@@ -54,7 +54,7 @@ def main(argv):
     try:
         # Before the network is loaded: a base that cannot take a version
         # fails at once.
-        removed = export.prepare_export_base(
+        removed = version_folders.prepare_export_base(
             FLAGS.export_base, name="export_base", flags=FLAGS
         )
         for name in removed:
@@ -77,7 +77,7 @@ def main(argv):
             genotype=trained.genotype,
             version=FLAGS.version,
         )
-    except export.ExportError as e:
+    except version_folders.ExportError as e:
         message = str(e)  # Named --export_base already, or named here.
         if not message.startswith("--export_base"):
             message = f"--export_base: {message}"
@@ -86,7 +86,7 @@ def main(argv):
         f"exported version {os.path.basename(path)} in "
         f"{time.perf_counter() - start:.1f} s: {os.path.abspath(path)}"
     )
-    print(export.describe(path))
+    print(exported_model.describe(path))
 
 
 if __name__ == "__main__":

@@ -18,7 +18,14 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from base_tf import data, export, training
+from base_tf import (
+    data,
+    export,
+    exported_model,
+    serving_signature,
+    training,
+    version_folders,
+)
 from base_tf.search_space import CIFAR_TUNED, OPS, genotype_from_json
 from tests import tfds_testing
 
@@ -103,9 +110,9 @@ def saved_model_cli_run(path, images, outdir, **env):
             "--tag_set",
             "serve",
             "--signature_def",
-            export.SIGNATURE_KEY,
+            serving_signature.SIGNATURE_KEY,
             "--inputs",
-            f"{export.INPUT_KEY}={inputs}",
+            f"{serving_signature.INPUT_KEY}={inputs}",
             "--outdir",
             outdir,
         ],
@@ -115,7 +122,7 @@ def saved_model_cli_run(path, images, outdir, **env):
         raise AssertionError(f"saved_model_cli failed:\n{result.stderr}")
     return {
         key: np.load(os.path.join(outdir, f"{key}.npy"), allow_pickle=True)
-        for key in export.OUTPUT_KEYS
+        for key in serving_signature.OUTPUT_KEYS
     }
 
 
@@ -136,7 +143,7 @@ def unwritable_folder(parent):
 _EXPORT_THEN_HANG = """
 import sys, time
 import keras
-from base_tf import data, export
+from base_tf import data, export, version_folders
 
 model = keras.Sequential([keras.Input((4, 4, 1)), keras.layers.Flatten(),
                           keras.layers.Dense(2)])
@@ -145,7 +152,7 @@ def hang(staging, final):
     print(staging, flush=True)
     time.sleep(600)
 
-export._move_into_place = hang
+version_folders.move_into_place = hang
 export.export_saved_model(model, sys.argv[1], image_spec=data.ImageSpec(
     4, 4, 1), class_names=["a", "b"])
 """
@@ -190,7 +197,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
             class_names=cls.class_names,
             genotype=CIFAR_TUNED,
         )
-        cls.exported = export.load_exported(cls.path)
+        cls.exported = exported_model.load_exported(cls.path)
 
     @classmethod
     def tearDownClass(cls):
@@ -276,7 +283,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         ):
             self.assertIn(line, shown)
         # The library's description is the CLI's text for serving_default.
-        described = export.describe(self.path)
+        described = exported_model.describe(self.path)
         signature = described[described.index("signature_def[") :]
         self.assertIn(signature, shown)
 
@@ -365,11 +372,11 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
             export.export_saved_model(self.model, base, version=7, **kwargs),
             os.path.join(base, "7"),
         )
-        self.assertEqual(export.list_versions(base), [1, 2, 7])
+        self.assertEqual(version_folders.list_versions(base), [1, 2, 7])
         # No staging folder is left behind; the base loads its latest.
         self.assertCountEqual(os.listdir(base), ["1", "2", "7"])
         self.assertEqual(
-            export.load_exported(base).path, os.path.join(base, "7")
+            exported_model.load_exported(base).path, os.path.join(base, "7")
         )
         for bad in (0, -1, True, "3"):
             with self.assertRaisesRegex(ValueError, "positive int"):
@@ -379,7 +386,9 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_assets_travel_with_the_export(self):
         assets = os.path.join(self.path, "assets")
-        with open(os.path.join(assets, export.CLASS_NAMES_ASSET)) as f:
+        with open(
+            os.path.join(assets, serving_signature.CLASS_NAMES_ASSET)
+        ) as f:
             self.assertEqual(f.read().splitlines(), self.class_names)
         extra = os.path.join(self.path, export.EXTRA_ASSETS_DIR)
         with open(os.path.join(extra, export.GENOTYPE_ASSET)) as f:
@@ -398,7 +407,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         )
         shutil.move(original, moved_base)
         self.assertFalse(os.path.exists(original))
-        moved = export.load_exported(moved_base)
+        moved = exported_model.load_exported(moved_base)
         out = moved(images=self.images[:8])
         self.assertAllEqual(
             out["class_names"].numpy().astype(str),
@@ -407,7 +416,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
 
     def test_stale_staging_folders_go_live_and_foreign_ones_stay(self):
         base = self.new_folder()
-        old = time.time() - export.STALE_STAGING_SECONDS - 1
+        old = time.time() - version_folders.STALE_STAGING_SECONDS - 1
 
         def folder(name, mtime):
             path = os.path.join(base, name)
@@ -426,7 +435,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
         held = os.open(os.path.join(base, live), os.O_RDONLY)
         try:
             fcntl.flock(held, fcntl.LOCK_EX)
-            self.assertEqual(export.prepare_export_base(base), [dead])
+            self.assertEqual(version_folders.prepare_export_base(base), [dead])
         finally:
             os.close(held)
         self.assertCountEqual(os.listdir(base), [live, fresh, *foreign])
@@ -459,7 +468,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
                 )
                 # However old its folder, an export alive keeps it.
                 os.utime(staging, (time.time() - 3600,) * 2)
-                self.assertEqual(export.prepare_export_base(base), [])
+                self.assertEqual(version_folders.prepare_export_base(base), [])
             finally:
                 child.kill()
                 child.communicate()
@@ -472,7 +481,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
 
     def assert_export_error(self, base, reason):
         """Exporting to `base` fails with one line naming it and `reason`."""
-        with self.assertRaises(export.ExportError) as caught:
+        with self.assertRaises(version_folders.ExportError) as caught:
             export.export_saved_model(
                 self.model, base, image_spec=SPEC, class_names=self.class_names
             )
@@ -636,7 +645,7 @@ class ExportTest(tf.test.TestCase, parameterized.TestCase):
             )
         self.assertEqual(os.listdir(base), [])
         with self.assertRaisesRegex(FileNotFoundError, "numeric versions"):
-            export.load_exported(base)
+            exported_model.load_exported(base)
 
 
 if __name__ == "__main__":
