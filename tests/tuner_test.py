@@ -12,10 +12,12 @@ import tensorflow as tf
 from base_tf import (
     adaptation,
     data,
+    hyperparameters,
     inference,
     meta_training,
     tuner,
 )
+from base_tf.hypermodel import DerivedNetwork
 from base_tf.search_space import CIFAR_TUNED, NasBench201Genotype, darts
 from tests import tfds_testing, tiny
 
@@ -52,7 +54,9 @@ class CountFits(keras.callbacks.Callback):
 
 def trial_genotypes(oracle):
     return {
-        trial_id: tuner.declare(trial.hyperparameters.copy(), oracle.space)
+        trial_id: hyperparameters.declare(
+            trial.hyperparameters.copy(), oracle.space
+        )
         for trial_id, trial in sorted(oracle.trials.items())
     }
 
@@ -78,7 +82,7 @@ class TunerTest(tf.test.TestCase):
     def setUp(self):
         super().setUp()
         _FITS.clear()
-        self.hypermodel = tuner.DerivedNetwork(
+        self.hypermodel = DerivedNetwork(
             "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1
         )
         # 6 batches an epoch (of 192 images): a dataset of known length.
@@ -248,7 +252,7 @@ class DartsOracleTest(tf.test.TestCase):
         self.oracle.update_trial(trial.trial_id, {"val_accuracy": score})
         trial.status = "COMPLETED"
         self.oracle.end_trial(trial)
-        return tuner.declare(trial.hyperparameters.copy(), "darts")
+        return hyperparameters.declare(trial.hyperparameters.copy(), "darts")
 
     def test_names_mode_and_feedback(self):
         names = self.oracle.get_space().values
@@ -256,11 +260,15 @@ class DartsOracleTest(tf.test.TestCase):
         self.assertIn("reduce/node5/op1", names)
         first = self.run_trial(0.9)
         # Trial 1 is CIFAR_TUNED, both of node 3's inputs from node 0.
-        self.assertEqual(tuner.values(first), tuner.values(CIFAR_TUNED))
+        self.assertEqual(
+            hyperparameters.values(first), hyperparameters.values(CIFAR_TUNED)
+        )
         self.assertEqual(first.nodes("normal")[1][0][1], 0)
         self.assertEqual(first.nodes("normal")[1][1][1], 0)
         second = self.run_trial(0.1)
-        self.assertNotEqual(tuner.values(second), tuner.values(first))
+        self.assertNotEqual(
+            hyperparameters.values(second), hyperparameters.values(first)
+        )
         # Advantages +1 and -1: a choice of the first trial only is
         # weighted e times its probability, of the second only 1/e.
         ratio = self.oracle.proposal_weights() / self.oracle.op_probabilities
@@ -279,8 +287,8 @@ class DartsOracleTest(tf.test.TestCase):
 
     def indices(self, genotype):
         hp = keras_tuner.HyperParameters()
-        tuner.declare(hp, "darts")
-        hp.values.update(tuner.values(genotype))
+        hyperparameters.declare(hp, "darts")
+        hp.values.update(hyperparameters.values(genotype))
         return self.oracle._choice_indices(hp)
 
     def test_bad_input(self):
@@ -325,7 +333,7 @@ class TunerInputTest(tf.test.TestCase):
                 oracle = tuner.BASEOracle(
                     a_posterior(oracle_space), objective=OBJECTIVE
                 )
-                hypermodel = tuner.DerivedNetwork(
+                hypermodel = DerivedNetwork(
                     model_space, 3, (8, 8, 3), channels=4, num_cells=1
                 )
                 with self.assertRaisesRegex(
@@ -342,8 +350,8 @@ class TunerInputTest(tf.test.TestCase):
                     )
         # The matching space builds.
         hp = keras_tuner.HyperParameters()
-        tuner.declare(hp, "nas_bench_201")
-        tuner.DerivedNetwork(
+        hyperparameters.declare(hp, "nas_bench_201")
+        DerivedNetwork(
             "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1
         ).build(hp)
 
@@ -376,7 +384,7 @@ class TunerInputTest(tf.test.TestCase):
                 )
                 search = keras_tuner.Tuner(
                     oracle=oracle,
-                    hypermodel=tuner.DerivedNetwork(
+                    hypermodel=DerivedNetwork(
                         "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1
                     ),
                     directory=self.get_temp_dir(),
@@ -404,12 +412,12 @@ class TunerInputTest(tf.test.TestCase):
                     )
                 self.assertEmpty(_FITS)
         # Validation images are checked too.
-        hypermodel = tuner.DerivedNetwork(
+        hypermodel = DerivedNetwork(
             "nas_bench_201", 3, (8, 8, 3), channels=4, num_cells=1
         )
         hp = keras_tuner.HyperParameters()
-        tuner.declare(hp, "nas_bench_201")
-        hp.values.update(tuner.values(NB201_CONV))
+        hyperparameters.declare(hp, "nas_bench_201")
+        hp.values.update(hyperparameters.values(NB201_CONV))
         model = hypermodel.build(hp)
         with self.assertRaisesRegex(ValueError, "validation images are uint8"):
             hypermodel.fit(
