@@ -35,8 +35,9 @@ it against the Keras op layers of `base_tf.search_space.operations`).
 Pools are followed by a batch norm where the space's search network has
 one (`SearchSpace.pool_batch_norm`: DARTS's MixedOp adds it; NAS-Bench-201's
 search cell uses the benchmark's pools as they are). Batch norm in the
-supernet has no learned scale or shift (as in DARTS's search) and always normalises with the statistics of the current batch, in
-training and evaluation alike: nothing carries over between inner steps or
+supernet has no learned scale or shift (as in DARTS's search) and always
+normalises with the statistics of the current batch, in training and
+evaluation alike: nothing carries over between inner steps or
 between tasks, so the supernet is a pure function of (theta, z, images).
 """
 
