@@ -87,8 +87,15 @@ class InnerLoopTest(tf.test.TestCase, parameterized.TestCase):
                 params.rho + (0.1 if rho_rate is None else rho_rate) * g.rho,
             )
         self.assertAllClose(terms.elbo, manual_elbos, rtol=1e-4, atol=1e-5)
-        for a, b in zip(adapted, params, strict=True):
-            self.assertAllClose(a, b, rtol=1e-4, atol=1e-5)
+        # Adam divides each logit's gradient by its own size, so graph and
+        # eager float32 rounding of a small gradient (relative ~1e-4) shows
+        # in the step at full scale: 3e-4 of a 0.7 step was measured on the
+        # NAS-Bench-201 case, with oneDNN on and off. 1e-3 is 0.15% of a step.
+        logits_atol = 1e-3 if optimizer == "adam" else 1e-5
+        for a, b, atol in zip(
+            adapted, params, (logits_atol, 1e-5, 1e-5), strict=True
+        ):
+            self.assertAllClose(a, b, rtol=1e-4, atol=atol)
         # The first step starts at the prior: both KL terms are zero there.
         self.assertAllClose(terms.kl_architecture[0], 0.0, atol=1e-5)
         self.assertAllClose(terms.kl_weights[0], 0.0, atol=1e-3)
