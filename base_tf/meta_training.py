@@ -88,6 +88,17 @@ class MetaTrainingConfig:
             temperature falls geometrically from the first to the last
             epoch.
         prior_sigma: the initial sigma of p(theta).
+        exchangeable_classes: whether W's classifier keeps every class at
+            the classes' mean (`BayesianSupernet.exchangeable`), before the
+            first epoch and after every meta-update. Tasks relabel their
+            classes at random, so a class of W stands for no class of a
+            task; left free, W's columns are the last tasks' adapted heads,
+            and the next task starts from confident wrong predictions (its
+            NLL above ln K). With them tied, every task starts at ln K and
+            its first steps fit its own labels. (MAML's "zeroing trick",
+            Ye & Chao, ICLR 2022, is the same observation.) Measured by
+            `benchmarks/inner_loop_fit.py` and `benchmarks/search_quality.py`
+            (README, "Search quality").
         seed: seeds W_0, the tasks and the noise.
         checkpoint_every: save every this many epochs (and at the end).
     """
@@ -112,6 +123,7 @@ class MetaTrainingConfig:
     initial_temperature: float = 1.0
     final_temperature: float = 0.2
     prior_sigma: float = 0.02
+    exchangeable_classes: bool = False
     seed: int = 0
     checkpoint_every: int = 1
     image_sizes: tuple | None = None
@@ -435,6 +447,8 @@ class MetaTrainer:
         replicas = self.strategy.num_replicas_in_sync
         temperature = tf.constant(cfg.temperature(epoch), tf.float32)
         w = self.model.meta_parameters
+        if cfg.exchangeable_classes:
+            w = self.model.exchangeable(w)
         delta_sum, num_finite, sums, entropy = None, 0.0, {}, None
         # Task c of the epoch is at cfg.task_size(c); the replicas of one
         # call take tasks of one size (c, c + n, ... for n sizes).
@@ -462,6 +476,8 @@ class MetaTrainer:
         new_w = inference.meta_update(
             w, delta_sum, tf.constant(num_finite), cfg.meta_learning_rate
         )
+        if cfg.exchangeable_classes:
+            new_w = self.model.exchangeable(new_w)
         self.model.assign_meta_parameters(new_w)
         self.epoch.assign_add(1)
         count = max(num_finite, 1.0)

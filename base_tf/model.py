@@ -131,18 +131,20 @@ class BayesianSupernet(keras.Model):
             prior_sigma=self.prior_sigma,
             seed=self.seed,
         )
-        mu = net.layout.unflatten(tf.convert_to_tensor(self.mu))
-        rho = net.layout.unflatten(tf.convert_to_tensor(self.rho))
-        for name in CLASSIFIER:
-            shape = model.supernet.layout.unflatten(model.mu)[name].shape
-            mean_mu = tf.reduce_mean(mu[name], -1, keepdims=True)
-            mean_sigma = tf.reduce_mean(sigma(rho[name]), -1, keepdims=True)
-            mu[name] = tf.broadcast_to(mean_mu, shape)
-            rho[name] = tf.broadcast_to(rho_for_sigma(mean_sigma), shape)
-        model.alpha.assign(self.alpha)
-        model.mu.assign(model.supernet.layout.flatten(mu))
-        model.rho.assign(model.supernet.layout.flatten(rho))
+        w = _classes_at_their_mean(
+            self.meta_parameters, net.layout, model.supernet.layout
+        )
+        model.alpha.assign(w.logits)
+        model.mu.assign(w.mu)
+        model.rho.assign(w.rho)
         return model
+
+    def exchangeable(self, w):
+        """`w` (`VariationalParameters` of this supernet) with every class's
+        classifier weights at the classes' mean (mu, and sigma through rho;
+        the bias alike): the prior of exchangeable classes (module doc)."""
+        layout = self.supernet.layout
+        return _classes_at_their_mean(w, layout, layout)
 
     def call(self, images):
         """The prior mean network's logits: theta = mu, z = softmax(alpha)."""
@@ -165,3 +167,23 @@ class BayesianSupernet(keras.Model):
             "prior_sigma": self.prior_sigma,
             "seed": self.seed,
         }
+
+
+def _classes_at_their_mean(w, layout, new_layout):
+    """`w` (flat in `layout`) with each `CLASSIFIER` tensor's columns (its
+    last axis, the classes) at their mean, broadcast to `new_layout`'s
+    number of classes and flattened in it."""
+    mu = layout.unflatten(tf.convert_to_tensor(w.mu))
+    rho = layout.unflatten(tf.convert_to_tensor(w.rho))
+    shapes = {spec.name: spec.shape for spec in new_layout.specs}
+    for name in CLASSIFIER:
+        shape = shapes[name]
+        mean_mu = tf.reduce_mean(mu[name], -1, keepdims=True)
+        mean_sigma = tf.reduce_mean(sigma(rho[name]), -1, keepdims=True)
+        mu[name] = tf.broadcast_to(mean_mu, shape)
+        rho[name] = tf.broadcast_to(rho_for_sigma(mean_sigma), shape)
+    return VariationalParameters(
+        tf.convert_to_tensor(w.logits),
+        new_layout.flatten(mu),
+        new_layout.flatten(rho),
+    )

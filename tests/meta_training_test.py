@@ -50,6 +50,42 @@ class MetaTrainingTest(tf.test.TestCase):
         self.assertBetween(results["prior/relative_entropy"], 0.0, 1.0)
         self.assertTrue(os.listdir(os.path.join(trainer.output_dir, "logs")))
 
+    def test_exchangeable_classes_start_every_task_at_ln_k(self):
+        config = dataclasses.replace(tiny.CONFIG, exchangeable_classes=True)
+        trainer = meta_training.MetaTrainer(
+            config, tiny.tasks(), self.get_temp_dir() + "/x"
+        )
+        before = weights(trainer)
+        results = trainer.train_epoch()
+        layout = trainer.supernet.layout
+        after = trainer.model.meta_parameters
+        for name in ("classifier/kernel", "classifier/bias"):
+            for values in (after.mu, after.rho):
+                columns = layout.unflatten(values)[name].numpy()
+                # Every class's column is the classes' mean ...
+                self.assertAllClose(
+                    columns, np.broadcast_to(columns[..., :1], columns.shape)
+                )
+        # ... which a free meta-update does not give.
+        free = dataclasses.replace(config, exchangeable_classes=False)
+        untied = meta_training.MetaTrainer(
+            free, tiny.tasks(), self.get_temp_dir() + "/free"
+        )
+        untied.train_epoch()
+        kernel = layout.unflatten(untied.model.meta_parameters.mu)[
+            "classifier/kernel"
+        ].numpy()
+        self.assertGreater(np.ptp(kernel, axis=-1).max(), 1e-3)
+        # The rest of W moved, and the prior's mean network gives each of
+        # the K classes 1 / K on real images.
+        rest = layout.unflatten(after.mu - before[1])
+        self.assertGreater(np.abs(rest["stem/conv"].numpy()).max(), 0.0)
+        images, _ = next(iter(tiny.tasks().meta_train.sample(0).val_dataset(8)))
+        probs = tf.nn.softmax(trainer.model(images)).numpy()
+        k = config.num_classes
+        self.assertAllClose(probs, np.full_like(probs, 1.0 / k), atol=1e-5)
+        self.assertTrue(np.isfinite(results["val_accuracy_after"]))
+
     def test_resumed_run_ends_with_the_same_w(self):
         straight = meta_training.MetaTrainer(
             tiny.CONFIG, tiny.tasks(), self.get_temp_dir() + "/straight"
