@@ -1,0 +1,173 @@
+"""How many inner steps does a task need? The inner loop's fit, measured.
+
+    PYTHONPATH=. python benchmarks/inner_loop_fit.py
+    PYTHONPATH=. python benchmarks/inner_loop_fit.py \\
+        --learning_rates=0.05,0.2,0.5 --steps=100 --tasks=4
+
+Meta-training (Reptile) moves W toward each task's adapted parameters; if
+T inner steps do not fit a task, the adapted parameters carry no more about
+it than W did, and meta-training learns nothing (the README's "Search
+quality" found meta-training at chance after 600 epochs at T=5). This
+benchmark runs the inner loop of `benchmarks/search_quality.py`'s
+meta-training (its NAS-Bench-201 supernet, 5-class 16x16 tasks of its
+ImageNet classes, batch 16) from W_0, or from a meta-trained prior with
+`--prior`, for `--steps` steps at each learning rate eta (the weights';
+the logits' step scales with it, as in the shipped config's 0.5 / 0.05),
+and prints, for windows of steps, the training NLL and accuracy of the
+sampled networks, then the validation accuracy of the posterior mean
+network after T steps for each T in `--eval_steps`: median over `--tasks`
+meta-training tasks. Results go to `--out` (.txt and .json).
+"""
+
+import argparse
+import dataclasses
+import json
+import os
+import statistics as stats
+import sys
+import time
+
+import numpy as np
+import tensorflow as tf
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+
+import search_quality  # noqa: E402
+
+from base_tf import inference, meta_training  # noqa: E402
+
+WINDOWS = ((0, 5), (5, 25), (25, 50), (50, 100), (100, 200), (200, 400))
+
+
+def _windows(steps):
+    return [(a, min(b, steps)) for a, b in WINDOWS if a < steps]
+
+
+def _validation_accuracy(net, params, task, hard):
+    images, labels = next(iter(task.val_dataset(max(task.num_val, 1))))
+    return float(
+        inference.posterior_mean_accuracy(net, params, images, labels, hard)
+    )
+
+
+def fit_one(net, w, task, config, steps, eval_steps, index):
+    """The inner loop on one task: its per-step terms and the validation
+    accuracy after each of `eval_steps` steps."""
+    batches = task.train_dataset(config.batch_size, seed=index)
+    images, labels = next(iter(batches.batch(steps)))
+    inner = config.inner_loop
+    loop = tf.function(inference.inner_loop, autograph=False)
+    seed = meta_training._task_seed(config.seed, index)
+    hard = config.arch_sample != "relaxed"
+    temperature = tf.constant(config.initial_temperature)
+    n = np.float32(task.num_train)
+    _, terms = loop(net, w, images, labels, inner, temperature, n, seed)
+    val = {}
+    for t in eval_steps:
+        if t == 0:
+            val[t] = _validation_accuracy(net, w, task, hard)
+            continue
+        params, _ = loop(
+            net, w, images[:t], labels[:t], inner, temperature, n, seed
+        )
+        val[t] = _validation_accuracy(net, params, task, hard)
+    return terms.nll.numpy(), terms.accuracy.numpy(), val
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--learning_rates", default="0.05,0.2,0.5")
+    parser.add_argument(
+        "--arch_ratio",
+        type=float,
+        default=10.0,
+        help="the logits' step over the weights' (shipped: 0.5 / 0.05)",
+    )
+    parser.add_argument("--steps", type=int, default=100)
+    parser.add_argument("--eval_steps", default="0,5,25,50,100")
+    parser.add_argument("--tasks", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument(
+        "--method",
+        default="{}",
+        help="JSON of MetaTrainingConfig fields, as search_quality.py's",
+    )
+    parser.add_argument(
+        "--prior", default=None, help="a meta-training run (default: W_0)"
+    )
+    parser.add_argument("--data_dir", default=None)
+    parser.add_argument("--out", default="benchmarks/results/inner_loop_fit")
+    args = parser.parse_args()
+    harness = search_quality.parse_args(
+        [f"--seeds={args.seed}", f"--method={args.method}"]
+    )
+    base = search_quality.meta_config(harness, "full", args.seed)
+    tasks = search_quality.task_distribution(base, harness).meta_train
+    if args.prior:
+        model = meta_training.load_prior(args.prior)
+    else:
+        model = meta_training._prior_model(base)
+    net, w = model.supernet, model.meta_parameters
+    if base.exchangeable_classes:  # as meta-training starts its tasks
+        w = model.exchangeable(w)
+    eval_steps = [
+        int(t) for t in args.eval_steps.split(",") if int(t) <= args.steps
+    ]
+    results, lines = [], []
+
+    def say(line):
+        print(line, flush=True)
+        lines.append(line)
+
+    say("command: " + " ".join(["benchmarks/inner_loop_fit.py", *sys.argv[1:]]))
+    say(
+        f"inner loop of search_quality.py's meta-training from "
+        f"{args.prior or 'W_0'}; median over {args.tasks} tasks; "
+        f"method {args.method}"
+    )
+    for lr in [float(x) for x in args.learning_rates.split(",")]:
+        config = dataclasses.replace(
+            base, learning_rate=lr, arch_learning_rate=lr * args.arch_ratio
+        )
+        start = time.perf_counter()
+        runs = [
+            fit_one(net, w, tasks.sample(i), config, args.steps, eval_steps, i)
+            for i in range(args.tasks)
+        ]
+        row = {"learning_rate": lr, "arch_learning_rate": lr * args.arch_ratio}
+        for a, b in _windows(args.steps):
+            row[f"nll[{a},{b})"] = stats.median(
+                float(np.mean(nll[a:b])) for nll, _, _ in runs
+            )
+            row[f"train_acc[{a},{b})"] = stats.median(
+                float(np.mean(acc[a:b])) for _, acc, _ in runs
+            )
+        for t in eval_steps:
+            row[f"val_acc@{t}"] = stats.median(val[t] for _, _, val in runs)
+        finite = all(np.isfinite(nll).all() for nll, _, _ in runs)
+        row["finite"] = finite
+        row["seconds"] = time.perf_counter() - start
+        results.append(row)
+        say(
+            f"eta {lr:g} (logits {lr * args.arch_ratio:g}), "
+            f"{row['seconds']:.0f} s{'' if finite else ', NOT FINITE'}"
+        )
+        for a, b in _windows(args.steps):
+            say(
+                f"  steps [{a:3d},{b:3d}): nll {row[f'nll[{a},{b})']:.3f}  "
+                f"train acc {row[f'train_acc[{a},{b})']:.3f}"
+            )
+        say(
+            "  val acc after T steps: "
+            + ", ".join(f"T={t}: {row[f'val_acc@{t}']:.3f}" for t in eval_steps)
+        )
+    os.makedirs(os.path.dirname(args.out) or ".", exist_ok=True)
+    with open(args.out + ".json", "w") as f:
+        json.dump({"settings": vars(args), "results": results}, f, indent=1)
+    with open(args.out + ".txt", "w") as f:
+        f.write("\n".join(lines) + "\n")
+
+
+if __name__ == "__main__":
+    main()
