@@ -182,17 +182,7 @@ class MetaTrainingTest(tf.test.TestCase):
 
     def test_a_one_channel_prior_is_restored_and_adapted(self):
         path = self.get_temp_dir() + "/grey"
-        grey = data.TaskDistribution(
-            ["mnist"],
-            num_classes=3,
-            config=data.TaskConfig(
-                data.ImageSpec(8, 8, 1),
-                train_split="test",
-                train_per_class=16,
-                val_per_class=8,
-            ),
-            data_dir=tfds_testing.data_dir(),
-        )
+        grey = tiny.tasks(channels=1)
         config = dataclasses.replace(tiny.CONFIG, epochs=1)
         trainer = meta_training.MetaTrainer(config, grey, path)
         trainer.train(verbose=0)

@@ -25,13 +25,14 @@ CONFIG = meta_training.MetaTrainingConfig(
 )
 
 
-def tasks(seed=0):
-    """3-class tasks of MNIST's test split (10k images: quick to load)."""
+def tasks(seed=0, channels=3):
+    """3-class tasks of MNIST's test split (10k images: quick to load), as
+    `channels`-channel images (1: the grey prior's)."""
     return data.TaskDistribution(
         ["mnist"],
         num_classes=3,
         config=data.TaskConfig(
-            data.ImageSpec(8, 8, 3),
+            data.ImageSpec(8, 8, channels),
             train_split="test",
             train_per_class=16,
             val_per_class=8,

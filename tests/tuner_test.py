@@ -11,7 +11,6 @@ import tensorflow as tf
 
 from base_tf import (
     adaptation,
-    data,
     hyperparameters,
     inference,
     meta_training,
@@ -186,17 +185,7 @@ class AdaptingOracleTest(tf.test.TestCase):
         super().setUpClass()
         tfds_testing.require_datasets("mnist")
         cls.run_dir = os.path.join(tf.compat.v1.test.get_temp_dir(), "grey")
-        grey = data.TaskDistribution(
-            ["mnist"],
-            num_classes=3,
-            config=data.TaskConfig(
-                data.ImageSpec(8, 8, 1),
-                train_split="test",
-                train_per_class=16,
-                val_per_class=8,
-            ),
-            data_dir=tfds_testing.data_dir(),
-        )
+        grey = tiny.tasks(channels=1)
         config = dataclasses.replace(tiny.CONFIG, epochs=1)
         meta_training.MetaTrainer(config, grey, cls.run_dir).train(verbose=0)
 
