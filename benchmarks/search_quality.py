@@ -435,7 +435,7 @@ def report(paths):
     for path in paths:
         with open(path) as f:
             results = json.load(f)
-        num_random = len(results["random"])
+        num_random = len(results.get("random", ()))  # none: search only
         for result in results["searches"]:
             prior = (
                 f"{result['prior']['relative_entropy']:.4f}, "
@@ -443,12 +443,17 @@ def report(paths):
             )
             for name, cell in result["cells"].items():
                 flag = " collapsed" if cell["collapsed"] else ""
+                trained = (
+                    f"{cell['mean']:.4f} +- {cell['std']:.4f} | "
+                    f"{cell['rank']}/{num_random + 1}{flag}"
+                    if "mean" in cell
+                    else f"not trained |{flag}"
+                )
                 print(
                     f"| {result['variant']} | {result['seed']} | {prior} | "
                     f"{name} | {cell['steps']} | "
                     f"{cell['relative_entropy']:.3f} | {md(cell['arch'])} | "
-                    f"{cell['mean']:.4f} +- {cell['std']:.4f} | "
-                    f"{cell['rank']}/{num_random + 1}{flag} |"
+                    f"{trained} |"
                 )
             other = result.get("compare_target")
             if other:
@@ -590,6 +595,15 @@ def main():
             cells = result["cells"].items()
             collapsed = [name for name, c in cells if c["collapsed"]]
             log(f"{result['variant']} s{result['seed']} collapsed: {collapsed}")
+        elapsed = time.perf_counter() - started
+        log(f"\ntotal {elapsed / 60:.1f} min (search only: no cell trained)")
+        write_results(
+            args,
+            lines,
+            settings=settings,
+            searches=searches,
+            minutes=elapsed / 60,
+        )
         return
     trained = {}
     randoms = random_cells(args)
@@ -641,24 +655,27 @@ def main():
                 f"{cell['rank']}/{len(randoms) + 1}{flag} |"
             )
     log(f"\ntotal {elapsed / 60:.1f} min")
+    write_results(
+        args,
+        lines,
+        settings=settings,
+        random=[
+            {"arch": a, "mean": m, "std": s, "accs": trained[a]}
+            for a, m, s in random_rows
+        ],
+        published=[
+            {"name": n, "arch": a, "mean": m, "std": s, "rank": r}
+            for n, a, m, s, r in published
+        ],
+        searches=searches,
+        minutes=elapsed / 60,
+    )
+
+
+def write_results(args, lines, **results):
+    """`--out`.json (`results`) and `--out`.txt (the printed `lines`)."""
     with open(args.out + ".json", "w") as f:
-        json.dump(
-            {
-                "settings": settings,
-                "random": [
-                    {"arch": a, "mean": m, "std": s, "accs": trained[a]}
-                    for a, m, s in random_rows
-                ],
-                "published": [
-                    {"name": n, "arch": a, "mean": m, "std": s, "rank": r}
-                    for n, a, m, s, r in published
-                ],
-                "searches": searches,
-                "minutes": elapsed / 60,
-            },
-            f,
-            indent=1,
-        )
+        json.dump(results, f, indent=1)
     with open(args.out + ".txt", "w") as f:
         f.write("\n".join(lines) + "\n")
 
