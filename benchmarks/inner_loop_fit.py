@@ -105,7 +105,7 @@ def main():
     base = search_quality.meta_config(harness, "full", args.seed)
     tasks = search_quality.task_distribution(base, harness).meta_train
     if args.prior:
-        model = meta_training.load_prior(args.prior)
+        _, model = meta_training.load_prior(args.prior)
     else:
         model = meta_training._prior_model(base)
     net, w = model.supernet, model.meta_parameters
