@@ -25,10 +25,13 @@ refused naming each, and one process at a time writes it. The config is
 also written as `meta_training_config.json`, which `read_config` reads.
 """
 
+import concurrent.futures
+import contextlib
 import dataclasses
 import json
 import math
 import os
+import time
 import weakref
 
 import keras
@@ -326,6 +329,13 @@ class MetaTrainer:
         # One traced function per image size (`_adapt_step`), so a run of
         # several sizes never retraces per task.
         self._adapt_steps = {}
+        # Draws the next tasks while the inner loop runs (`_sample`); the
+        # next epoch's first ones, drawn during this epoch, wait in _next.
+        self._sampler = concurrent.futures.ThreadPoolExecutor(
+            max_workers=1, thread_name_prefix="task-sampler"
+        )
+        weakref.finalize(self, self._sampler.shutdown, cancel_futures=True)
+        self._next = None
 
     @property
     def supernet(self):
@@ -429,7 +439,12 @@ class MetaTrainer:
         )
 
     def _distributed_inputs(self, indices, tasks=None, size=None):
-        per_task = [self._task_inputs(i, tasks, size) for i in indices]
+        return self._distribute(
+            [self._task_inputs(i, tasks, size) for i in indices]
+        )
+
+    def _distribute(self, per_task):
+        """The replicas' inputs of `_task_inputs` of each of their tasks."""
         if len(per_task) == 1:
             return tuple(tf.convert_to_tensor(x) for x in per_task[0])
         return tuple(
@@ -442,58 +457,124 @@ class MetaTrainer:
         )
 
     def train_epoch(self):
-        """Runs one epoch (lines 3-10) and returns its metrics."""
+        """Runs one epoch (lines 3-10) and returns its metrics.
+
+        Besides the learning metrics, `time/<phase>` is the wall time in
+        seconds of each phase of the epoch (`PHASES`; `time/checkpoint` is
+        added by `train`), and `traces` the inner-loop traces so far."""
         cfg = self.config
+        clock = _PhaseClock()
         epoch = int(self.epoch.numpy())
-        replicas = self.strategy.num_replicas_in_sync
         temperature = tf.constant(cfg.temperature(epoch), tf.float32)
         w = self.model.meta_parameters
         if cfg.exchangeable_classes:
             w = self.model.exchangeable(w)
         delta_sum, num_finite, sums, entropy = None, 0.0, {}, None
-        # Task c of the epoch is at cfg.task_size(c); the replicas of one
-        # call take tasks of one size (c, c + n, ... for n sizes).
-        order = sorted(
-            range(cfg.tasks_per_epoch), key=lambda c: (cfg.task_size(c), c)
-        )
-        for start in range(0, cfg.tasks_per_epoch, replicas):
-            positions = order[start : start + replicas]
-            first = epoch * cfg.tasks_per_epoch
-            inputs = self._distributed_inputs(
-                [first + c for c in positions],
-                size=cfg.task_size(positions[0]),
-            )
-            delta, finite, metrics, ent = self._adapt_step(
-                w, inputs, temperature, cfg.task_size(positions[0])
-            )
+        groups = self._groups(epoch)
+        pending = self._prefetched(epoch) or self._sample(*groups[0])
+        for g, (_, size) in enumerate(groups):
+            # The tasks were drawn while the last group adapted: "sampling"
+            # is only the wait for them, the time sampling is on the
+            # critical path.
+            with clock("sampling"):
+                inputs = self._distribute(pending.result())
+            if g + 1 < len(groups):
+                pending = self._sample(*groups[g + 1])
+            elif epoch + 1 < cfg.epochs:
+                self._next = (
+                    epoch + 1,
+                    self._sample(*self._groups(epoch + 1)[0]),
+                )
+            with clock("adaptation"):
+                delta, finite, metrics, ent = self._adapt_step(
+                    w, inputs, temperature, size
+                )
+                finite = float(finite)  # waits for the replicas
             if delta_sum is None:
                 delta_sum, entropy = delta, ent
             else:
                 delta_sum = tf.nest.map_structure(tf.add, delta_sum, delta)
                 entropy = entropy + ent
-            num_finite += float(finite)
+            num_finite += finite
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + float(v)
-        new_w = inference.meta_update(
-            w, delta_sum, tf.constant(num_finite), cfg.meta_learning_rate
-        )
-        if cfg.exchangeable_classes:
-            new_w = self.model.exchangeable(new_w)
-        self.model.assign_meta_parameters(new_w)
+        with clock("meta_update"):
+            new_w = inference.meta_update(
+                w, delta_sum, tf.constant(num_finite), cfg.meta_learning_rate
+            )
+            if cfg.exchangeable_classes:
+                new_w = self.model.exchangeable(new_w)
+            self.model.assign_meta_parameters(new_w)
         self.epoch.assign_add(1)
         count = max(num_finite, 1.0)
         results = {k: v / count for k, v in sums.items()}
         results["finite_tasks"] = num_finite
         results["skipped_tasks"] = cfg.tasks_per_epoch - num_finite
         results["temperature"] = float(temperature)
-        # What the prior W has learned, and how far this epoch moved it.
-        for k, v in statistics.summary(new_w).items():
-            results[f"prior/{k}"] = v
-        norms = statistics.update_norms(new_w, w)
-        for k, v in zip(("alpha", "mu", "rho"), norms.values(), strict=True):
-            results[f"meta_update_norm/{k}"] = v
-        self._summarise(epoch, results, entropy / count)
+        results["traces"] = float(self.traces)
+        with clock("summaries"):
+            # What the prior W has learned, and how far this epoch moved it.
+            for k, v in statistics.summary(new_w).items():
+                results[f"prior/{k}"] = v
+            norms = statistics.update_norms(new_w, w)
+            for k, v in zip(
+                ("alpha", "mu", "rho"), norms.values(), strict=True
+            ):
+                results[f"meta_update_norm/{k}"] = v
+            results.update(clock.seconds())  # this epoch's, so far
+            self._summarise(epoch, results, entropy / count)
+        results.update(clock.seconds())
+        with self._writer.as_default(step=epoch):
+            tf.summary.scalar("time/summaries", results["time/summaries"])
+        self._writer.flush()
         return results
+
+    def _groups(self, epoch):
+        """The epoch's calls of the replicas: `(task indices, image size)`.
+
+        Task c of the epoch is at `config.task_size(c)`; the replicas of
+        one call take tasks of one size (c, c + n, ... for n sizes)."""
+        cfg = self.config
+        replicas = self.strategy.num_replicas_in_sync
+        order = sorted(
+            range(cfg.tasks_per_epoch), key=lambda c: (cfg.task_size(c), c)
+        )
+        first = epoch * cfg.tasks_per_epoch
+        return [
+            (
+                [first + c for c in order[start : start + replicas]],
+                cfg.task_size(order[start]),
+            )
+            for start in range(0, cfg.tasks_per_epoch, replicas)
+        ]
+
+    def _sample(self, indices, size):
+        """A future of the `_task_inputs` of tasks `indices` at `size`,
+        drawn on the sampler's thread: TensorFlow runs the inner loop
+        without holding Python's lock, so the next tasks are read and
+        decoded while it runs. One thread: tasks are drawn one at a time,
+        in order, as without it."""
+        return self._sampler.submit(
+            lambda: [self._task_inputs(i, None, size) for i in indices]
+        )
+
+    def _prefetched(self, epoch):
+        """The future of `epoch`'s first tasks if the last epoch drew them
+        (None, after waiting for it, if it drew another epoch's)."""
+        if self._next is None:
+            return None
+        (drawn_for, future), self._next = self._next, None
+        future.result()  # raises what sampling raised
+        return future if drawn_for == epoch else None
+
+    @property
+    def traces(self):
+        """How many times the inner loop has been traced in this process
+        (once for each image size, when nothing retraces)."""
+        return sum(
+            f.experimental_get_tracing_count()
+            for f in self._adapt_steps.values()
+        )
 
     def evaluate(self, tasks, num_tasks, temperature=None):
         """Adapts W to `num_tasks` tasks of `tasks` without updating W.
@@ -520,6 +601,7 @@ class MetaTrainer:
             temperature = cfg.temperature(cfg.epochs - 1)
         temperature = tf.constant(temperature, tf.float32)
         w = self.model.meta_parameters
+        self._prefetched(None)  # no sampling on two threads at once
         sums, count = {}, 0.0
         for start in range(0, num_tasks, replicas):
             inputs = self._distributed_inputs(
@@ -568,8 +650,13 @@ class MetaTrainer:
                     "the meta-update (is a learning rate too high?)"
                 )
             done = epoch + 1
+            start_save = time.perf_counter()
             if done % cfg.checkpoint_every == 0 or done == cfg.epochs:
                 self.manager.save(checkpoint_number=done)
+            results["time/checkpoint"] = time.perf_counter() - start_save
+            with self._writer.as_default(step=epoch):
+                tf.summary.scalar("time/checkpoint", results["time/checkpoint"])
+            self._writer.flush()
             progress.update(
                 done,
                 [
@@ -584,6 +671,33 @@ class MetaTrainer:
             if verbose:
                 print(f"\nepoch {done}: {_prior_line(results)}", flush=True)
         return history
+
+
+# The phases of an epoch `train_epoch` times: waiting for the tasks (drawn
+# and decoded on the sampler's thread while the last ones adapt); the inner
+# loop with the accuracies before and after it (one
+# compiled function a batch of replicas; the first call of each image size
+# also traces it); the meta-update; the prior's statistics and the
+# TensorBoard summaries (time/summaries is written again once it ends).
+PHASES = ("sampling", "adaptation", "meta_update", "summaries")
+
+
+class _PhaseClock:
+    """Wall time of named phases, summed over their occurrences."""
+
+    def __init__(self):
+        self._seconds = dict.fromkeys(PHASES, 0.0)
+
+    @contextlib.contextmanager
+    def __call__(self, phase):
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self._seconds[phase] += time.perf_counter() - start
+
+    def seconds(self):
+        return {f"time/{k}": v for k, v in self._seconds.items()}
 
 
 def _prior_line(results):

@@ -49,6 +49,13 @@ class MetaTrainingTest(tf.test.TestCase):
         self.assertAllClose(results["prior/sigma_max"], sigma.max(), rtol=1e-5)
         self.assertBetween(results["prior/relative_entropy"], 0.0, 1.0)
         self.assertTrue(os.listdir(os.path.join(trainer.output_dir, "logs")))
+        # Where the epoch's time went; the first epoch traced the loop once.
+        for phase in meta_training.PHASES:
+            self.assertGreater(results[f"time/{phase}"], 0.0, phase)
+        self.assertEqual(results["traces"], 1.0)
+        again = trainer.train_epoch()
+        self.assertEqual(again["traces"], 1.0)
+        self.assertLess(again["time/adaptation"], results["time/adaptation"])
 
     def test_exchangeable_classes_start_every_task_at_ln_k(self):
         config = dataclasses.replace(tiny.CONFIG, exchangeable_classes=True)
