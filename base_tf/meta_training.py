@@ -17,19 +17,13 @@ With the default strategy everything runs on one device. Nothing here names
 a device.
 
 State: W (the model's weights) and the epoch count are checkpointed with
-`tf.train.CheckpointManager`. The run folder is claimed first
-(`claim_output_dir`, see `run_folder`): it records every setting that
-changes W (`run_settings`: the config and the tasks: datasets, held-out
-ones, examples per class, image channels), a rerun with other settings is
-refused naming each, and one process at a time writes it. The config is
-also written as `meta_training_config.json`, which `read_config` reads.
+`tf.train.CheckpointManager`, in a run folder claimed first (see
+`meta_training_run`). The config is `meta_training_config`'s.
 """
 
 import concurrent.futures
 import contextlib
 import dataclasses
-import json
-import math
 import os
 import time
 import weakref
@@ -38,211 +32,46 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from base_tf import inference, run_folder
+from base_tf import inference
 from base_tf.inference import statistics
-from base_tf.model import BayesianSupernet
+from base_tf.meta_training_config import MetaTrainingConfig
+from base_tf.meta_training_run import (
+    CONFIG_FILE,
+    RERUN_FIELDS,
+    RUN_KIND,
+    claim_output_dir,
+    is_chief,
+    latest,
+    load_prior,
+    prior_model,
+    read_config,
+    read_settings,
+    run_settings,
+    write_config,
+)
 
-CONFIG_FILE = "meta_training_config.json"
-RUN_KIND = "meta-training"
-# MetaTrainingConfig fields that do not change W: a rerun may change them.
-RERUN_FIELDS = ("checkpoint_every",)
-
-
-@dataclasses.dataclass(frozen=True)
-class MetaTrainingConfig:
-    """Everything that determines a meta-training run.
-
-    Args:
-        search_space: "darts" or "nas_bench_201".
-        channels: C of the supernet's first cells.
-        num_cells: the supernet's cells (per stage for NAS-Bench-201).
-        num_classes: K, the classes of a task (the classifier's outputs).
-        image_size: tasks' images are image_size x image_size (the size
-            held-out tasks are evaluated at, and adaptation's default).
-        image_sizes: the sizes meta-training tasks are drawn at, or None
-            for `(image_size,)`: task c of every epoch is at
-            `image_sizes[c % len(image_sizes)]`, as the paper draws 8 of
-            each of 32, 64 and 224 pixels among its 24 tasks, so one W
-            serves every size. Must hold `image_size`.
-        epochs: E.
-        tasks_per_epoch: C.
-        inner_steps: T.
-        batch_size: examples per inner step.
-        meta_learning_rate: lambda.
-        learning_rate: the inner loop's eta for the weights (mu, rho).
-        arch_learning_rate: the inner loop's eta for the logits phi.
-        kl_architecture: beta_z.
-        kl_weights: beta_theta.
-        arch_optimizer: how the inner loop steps phi, "sgd" or "adam"
-            (see `inference.InnerLoopConfig`).
-        rho_learning_rate: the inner loop's eta for rho, or None for
-            `learning_rate`; 0 keeps sigma at `prior_sigma`.
-        arch_sample: the z the inner loop trains on, "hard" (a one-hot
-            sample, straight-through; the default) or "relaxed" (see
-            `inference.InnerLoopConfig`). Hard was chosen when, with it,
-            alpha moved (max 3.25) and with relaxed samples it did not
-            (max 0.0007); that movement turned out to be the NAS-Bench-201
-            pools' batch norm dividing by sqrt(eps) (fixed in ee26a3a), and
-            since then neither kind moves alpha at the harness's budget
-            (README, "Search quality"). Hard stays the default: each op is
-            judged by what it does alone, and only the sampled op need
-            run. Configs written before this field existed were relaxed
-            (`read_config`).
-        initial_temperature, final_temperature: the Gumbel-softmax
-            temperature falls geometrically from the first to the last
-            epoch.
-        prior_sigma: the initial sigma of p(theta).
-        exchangeable_classes: whether W's classifier keeps every class at
-            the classes' mean (`BayesianSupernet.exchangeable`), before the
-            first epoch and after every meta-update. Tasks relabel their
-            classes at random, so a class of W stands for no class of a
-            task; left free, W's columns are the last tasks' adapted heads,
-            and the next task starts from confident wrong predictions (its
-            NLL above ln K). With them tied, every task starts at ln K and
-            its first steps fit its own labels. (MAML's "zeroing trick",
-            Ye & Chao, ICLR 2022, is the same observation.) Measured by
-            `benchmarks/inner_loop_fit.py` and `benchmarks/search_quality.py`
-            (README, "Search quality").
-        seed: seeds W_0, the tasks and the noise.
-        checkpoint_every: save every this many epochs (and at the end).
-    """
-
-    search_space: str = "darts"
-    channels: int = 8
-    num_cells: int = 5
-    num_classes: int = 5
-    image_size: int = 32
-    epochs: int = 10
-    tasks_per_epoch: int = 4
-    inner_steps: int = 5
-    batch_size: int = 32
-    meta_learning_rate: float = 1.0
-    learning_rate: float = 0.05
-    arch_learning_rate: float = 0.5
-    kl_architecture: float = 1.0
-    kl_weights: float = 1e-3
-    arch_optimizer: str = "sgd"
-    rho_learning_rate: float | None = None
-    arch_sample: str = "hard"
-    initial_temperature: float = 1.0
-    final_temperature: float = 0.2
-    prior_sigma: float = 0.02
-    exchangeable_classes: bool = False
-    seed: int = 0
-    checkpoint_every: int = 1
-    image_sizes: tuple | None = None
-
-    def __post_init__(self):
-        positive = (
-            "channels", "num_cells", "num_classes", "image_size", "epochs",
-            "tasks_per_epoch", "inner_steps", "batch_size", "checkpoint_every",
-        )  # fmt: skip
-        for name in positive:
-            value = getattr(self, name)
-            if (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < 1
-            ):
-                raise ValueError(
-                    f"MetaTrainingConfig.{name} must be a positive int, got "
-                    f"{value!r}."
-                )
-        for name in (
-            "meta_learning_rate", "learning_rate", "arch_learning_rate",
-            "initial_temperature", "final_temperature", "prior_sigma",
-        ):  # fmt: skip
-            value = getattr(self, name)
-            if not (
-                isinstance(value, (int, float))
-                and math.isfinite(value)
-                and value > 0
-            ):
-                raise ValueError(
-                    f"MetaTrainingConfig.{name} must be a finite number > 0, "
-                    f"got {value!r}."
-                )
-        for name in ("kl_architecture", "kl_weights"):
-            if not getattr(self, name) >= 0:
-                raise ValueError(f"MetaTrainingConfig.{name} must be >= 0.")
-        if self.arch_optimizer not in inference.OPTIMIZERS:
-            raise ValueError(
-                "MetaTrainingConfig.arch_optimizer must be one of "
-                f"{inference.OPTIMIZERS}, got {self.arch_optimizer!r}."
-            )
-        if self.arch_sample not in inference.SAMPLES:
-            raise ValueError(
-                "MetaTrainingConfig.arch_sample must be one of "
-                f"{inference.SAMPLES}, got {self.arch_sample!r}."
-            )
-        if self.image_sizes is not None:
-            sizes = tuple(self.image_sizes)
-            object.__setattr__(self, "image_sizes", sizes)
-            if (
-                not sizes
-                or len(set(sizes)) != len(sizes)
-                or not all(
-                    isinstance(v, int) and not isinstance(v, bool) and v >= 1
-                    for v in sizes
-                )
-            ):
-                raise ValueError(
-                    "MetaTrainingConfig.image_sizes must be distinct positive "
-                    f"ints or None, got {self.image_sizes!r}."
-                )
-            if self.image_size not in sizes:
-                raise ValueError(
-                    f"MetaTrainingConfig.image_size={self.image_size} must be "
-                    f"one of image_sizes {list(sizes)}: the size held-out "
-                    "tasks are evaluated at."
-                )
-        if self.rho_learning_rate is not None and not (
-            math.isfinite(self.rho_learning_rate)
-            and self.rho_learning_rate >= 0
-        ):
-            raise ValueError(
-                "MetaTrainingConfig.rho_learning_rate must be a finite "
-                f"number >= 0 or None, got {self.rho_learning_rate!r}."
-            )
-
-    @property
-    def inner_loop(self):
-        return inference.InnerLoopConfig(
-            learning_rate=self.learning_rate,
-            arch_learning_rate=self.arch_learning_rate,
-            kl_architecture=self.kl_architecture,
-            kl_weights=self.kl_weights,
-            arch_optimizer=self.arch_optimizer,
-            rho_learning_rate=self.rho_learning_rate,
-            arch_sample=self.arch_sample,
-        )
-
-    @property
-    def sizes(self):
-        """The image sizes of meta-training tasks, in turn."""
-        return self.image_sizes or (self.image_size,)
-
-    def task_size(self, position):
-        """The image size of task `position` (0..C-1) of an epoch."""
-        return self.sizes[position % len(self.sizes)]
-
-    def temperature(self, epoch):
-        """tau_e = tau_0 * (tau_final / tau_0) ** (e / (E - 1))."""
-        if self.epochs == 1:
-            return float(self.initial_temperature)
-        ratio = self.final_temperature / self.initial_temperature
-        return float(
-            self.initial_temperature * ratio ** (epoch / (self.epochs - 1))
-        )
-
-    def to_dict(self):
-        fields = dataclasses.asdict(self)
-        if self.image_sizes is not None:
-            fields["image_sizes"] = list(self.image_sizes)
-        return fields
+# The config and the run folder have modules of their own; they are served
+# here too, as the library's one name for meta-training.
+__all__ = [
+    "CONFIG_FILE",
+    "PHASES",
+    "RERUN_FIELDS",
+    "RUN_KIND",
+    "MetaTrainer",
+    "MetaTrainingConfig",
+    "claim_output_dir",
+    "latest",
+    "load_prior",
+    "prior_model",
+    "read_config",
+    "read_settings",
+    "run_settings",
+    "task_seed",
+]
 
 
-def _task_seed(seed, index):
+def task_seed(seed, index):
+    """The noise seed of task `index` of a run seeded `seed`."""
     return tf.constant([seed, index], tf.int64)
 
 
@@ -287,16 +116,16 @@ class MetaTrainer:
                 f"The tasks' images are {spec.height}x{spec.width} but the "
                 f"config says image_size={config.image_size}: make them agree."
             )
-        self.is_chief = _is_chief(self.strategy)
+        self.is_chief = is_chief(self.strategy)
         # Held while the trainer lives (and always until the process ends).
         self.run_folder = claim_output_dir(
             output_dir, config, tasks, self.strategy
         )
         weakref.finalize(self, self.run_folder.release)
         if self.is_chief:
-            _write_config(output_dir, config)
+            write_config(output_dir, config)
         with self.strategy.scope():
-            self.model = _prior_model(config, spec.channels)
+            self.model = prior_model(config, spec.channels)
         self.epoch = tf.Variable(
             0, dtype=tf.int64, trainable=False, name="epoch"
         )
@@ -435,7 +264,7 @@ class MetaTrainer:
             val_images,
             val_labels,
             np.float32(task.num_train),
-            _task_seed(cfg.seed, index),
+            task_seed(cfg.seed, index),
         )
 
     def _distributed_inputs(self, indices, tasks=None, size=None):
@@ -715,225 +544,3 @@ def _prior_line(results):
         + statistics.format_summary(prior, norms)
         + (" (KL: the tasks' posteriors from the prior)")
     )
-
-
-def _prior_model(config, image_channels=3):
-    """The `BayesianSupernet` holding W_0 of `config`."""
-    return BayesianSupernet(
-        config.search_space,
-        channels=config.channels,
-        num_cells=config.num_cells,
-        num_classes=config.num_classes,
-        image_channels=image_channels,
-        prior_sigma=config.prior_sigma,
-        seed=config.seed,
-    )
-
-
-def _is_chief(strategy):
-    """Whether this process writes the run's files (always, on one worker)."""
-    resolver = getattr(strategy, "cluster_resolver", None)
-    if resolver is None or not resolver.cluster_spec().as_dict():
-        return True
-    task_type, task_id = resolver.task_type, resolver.task_id
-    return task_type in (None, "chief") or (
-        task_type == "worker"
-        and task_id == 0
-        and "chief" not in resolver.cluster_spec().as_dict()
-    )
-
-
-def run_settings(config, tasks):
-    """Every setting that changes the W a meta-training run ends with.
-
-    Named as bin/meta_train's flags where they have one: the config but
-    `RERUN_FIELDS`, and what the tasks are drawn from (`datasets`: TFDS
-    names or folder paths; `held_out_datasets`; examples per class; image
-    channels; ...). Where a dataset is stored (`--data_dir`) is not one.
-
-    Args:
-        config: the `MetaTrainingConfig`.
-        tasks: the `data.TaskDistribution` (any view of it).
-
-    Returns:
-        A JSON-ready dict.
-    """
-    settings = {
-        k: v for k, v in config.to_dict().items() if k not in RERUN_FIELDS
-    }
-    train = tasks.meta_train
-    task_config = tasks.config
-    held_out, held_out_classes = [], {}
-    for source in tasks.sources:
-        kept = set(train.class_ids(source.name))
-        if not kept:
-            held_out.append(source.name)
-        elif len(kept) < source.num_classes:
-            held_out_classes[source.name] = sorted(
-                set(range(source.num_classes)) - kept
-            )
-    # Given weights (equal ones follow from the datasets and held-out ones).
-    weights = train.source_probabilities()
-    settings.update(
-        datasets=[run_folder.dataset_name(s) for s in tasks.sources],
-        held_out_datasets=held_out,
-        held_out_classes=held_out_classes,
-        dataset_weights=weights if len(set(weights.values())) > 1 else None,
-        image_channels=task_config.image_spec.channels,
-        train_split=task_config.train_split,
-        val_split=task_config.val_split,
-        train_per_class=task_config.train_per_class,
-        val_per_class=task_config.val_per_class,
-        val_fraction=task_config.val_fraction,
-        task_seed=tasks.seed,
-    )
-    return settings
-
-
-def claim_output_dir(output_dir, config, tasks, strategy=None, flags=()):
-    """Claims a meta-training run folder for `run_settings(config, tasks)`.
-
-    The chief of a strategy's workers locks the folder and records the
-    settings (or refuses other ones, see `run_folder.claim`); another
-    worker checks them. A folder of an older version (a config but no
-    settings record) is refused: it did not record its tasks.
-
-    Args:
-        output_dir: the run folder.
-        config, tasks: see `run_settings`.
-        strategy: the `tf.distribute.Strategy` (None: the default one).
-        flags: the caller's flag names, to name settings `--name`.
-
-    Returns:
-        The `run_folder.RunFolder`; `resumed` says whether the folder held
-        this run already.
-
-    Raises:
-        run_folder.RunFolderError: the folder cannot hold this run.
-    """
-    chief = _is_chief(strategy or tf.distribute.get_strategy())
-    defaults = MetaTrainingConfig().to_dict()
-    return run_folder.claim(
-        output_dir,
-        RUN_KIND,
-        run_settings(config, tasks),
-        older_files=(CONFIG_FILE,),
-        defaults=defaults,
-        flags=flags,
-        write=chief,
-        lock=chief,
-    )
-
-
-def _write_config(output_dir, config):
-    """Writes the config `read_config` reads (the run's, or a resumed
-    run's: it may have changed a `RERUN_FIELDS` field)."""
-    run_folder.write_json(
-        os.path.join(output_dir, CONFIG_FILE), config.to_dict()
-    )
-
-
-def read_settings(output_dir):
-    """The settings of a meta-training run folder (see `run_settings`).
-
-    A run of an older version recorded only its config, and always
-    meta-trained on 3-channel images: its settings are the config's and
-    `image_channels` 3, without the tasks'.
-
-    Raises:
-        ValueError: the folder is not a meta-training run.
-    """
-    record = run_folder.read_settings(output_dir)
-    if record is not None:
-        kind, settings = record
-        if kind != RUN_KIND:
-            raise ValueError(
-                f"{output_dir!r} holds a {kind} run, not a meta-training "
-                "run: pass the --output_dir of a `bazel run //bin:meta_train` "
-                "run."
-            )
-        return settings
-    settings = {
-        k: v
-        for k, v in read_config(output_dir).to_dict().items()
-        if k not in RERUN_FIELDS
-    }
-    settings["image_channels"] = 3
-    return settings
-
-
-def read_config(output_dir):
-    """The `MetaTrainingConfig` of a meta-training run folder.
-
-    Raises:
-        ValueError: the folder is not a meta-training run.
-    """
-    path = os.path.join(output_dir, CONFIG_FILE)
-    if not os.path.isfile(path):
-        raise ValueError(
-            f"{output_dir!r} is not a meta-training run: it has no "
-            f"{CONFIG_FILE}. Pass the --output_dir of a `bazel run "
-            "//bin:meta_train` run."
-        )
-    with open(path) as f:
-        try:
-            values = json.load(f)
-            # Runs from before `arch_sample` existed trained on relaxed
-            # samples, the default then.
-            values.setdefault("arch_sample", "relaxed")
-            return MetaTrainingConfig(**values)
-        except (AttributeError, TypeError, json.JSONDecodeError) as e:
-            raise ValueError(
-                f"{path} is not a meta-training config ({e}); was it written "
-                "by another version of base-tf?"
-            ) from None
-
-
-def latest(output_dir):
-    """The path of the last checkpoint of a meta-training run.
-
-    Raises:
-        ValueError: the folder is not a meta-training run or has no
-            checkpoint yet.
-    """
-    read_config(output_dir)
-    path = tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
-    if path is None:
-        raise ValueError(
-            f"{output_dir!r} holds a meta-training config but no checkpoint "
-            "yet: let the run finish at least one epoch (or rerun it with the "
-            "same flags to resume)."
-        )
-    return path
-
-
-def load_prior(output_dir):
-    """The meta-trained prior W of a meta-training run, for adaptation.
-
-    Args:
-        output_dir: the `output_dir` of a `MetaTrainer` (`--output_dir` of
-            `bin/meta_train`).
-
-    Returns:
-        `(config, model)`: the run's `MetaTrainingConfig` and a
-        `BayesianSupernet` holding the last checkpoint's W, for images of
-        the run's channels (`model.supernet.image_channels`).
-
-    Raises:
-        ValueError: the folder is not a meta-training run, or has no
-            checkpoint yet, or its checkpoint does not fit its config.
-    """
-    config = read_config(output_dir)
-    path = latest(output_dir)
-    channels = read_settings(output_dir)["image_channels"]
-    model = _prior_model(config, channels)
-    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
-    checkpoint = tf.train.Checkpoint(model=model, epoch=epoch)
-    try:
-        checkpoint.restore(path).assert_existing_objects_matched()
-    except (AssertionError, ValueError, tf.errors.OpError) as e:
-        raise ValueError(
-            f"The checkpoint {path} does not fit the config beside it "
-            f"({type(e).__name__}: {str(e).splitlines()[0]})."
-        ) from None
-    return config, model

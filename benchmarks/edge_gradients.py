@@ -38,7 +38,7 @@ def main():
     warnings.filterwarnings("ignore", message="Gradients do not exist")
     args = sq.parse_args([])
     config = sq.meta_config(args, "full", 0)
-    model = meta_training._prior_model(config)
+    model = meta_training.prior_model(config)
     w = model.meta_parameters
     task_config = adaptation.AdaptationConfig(
         steps=1, train_per_class=100, val_per_class=20, seed=0

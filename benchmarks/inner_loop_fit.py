@@ -58,7 +58,7 @@ def fit_one(net, w, task, config, steps, eval_steps, index):
     images, labels = next(iter(batches.batch(steps)))
     inner = config.inner_loop
     loop = tf.function(inference.inner_loop, autograph=False)
-    seed = meta_training._task_seed(config.seed, index)
+    seed = meta_training.task_seed(config.seed, index)
     hard = config.arch_sample != "relaxed"
     temperature = tf.constant(config.initial_temperature)
     n = np.float32(task.num_train)
@@ -107,7 +107,7 @@ def main():
     if args.prior:
         _, model = meta_training.load_prior(args.prior)
     else:
-        model = meta_training._prior_model(base)
+        model = meta_training.prior_model(base)
     net, w = model.supernet, model.meta_parameters
     if base.exchangeable_classes:  # as meta-training starts its tasks
         w = model.exchangeable(w)

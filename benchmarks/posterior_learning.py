@@ -110,7 +110,7 @@ def gradient_scales(args, data_dir):
     """rms of the one-sample ELBO gradient at W_0 in the logits, mu and rho,
     on a batch of a real task: how much each part of W is pushed."""
     config = base_config(args, 0)
-    model = meta_training._prior_model(config)
+    model = meta_training.prior_model(config)
     w = model.meta_parameters
     task = task_distribution(config, data_dir).meta_train.sample(0)
     images, labels = next(iter(task.train_dataset(16, seed=0)))
@@ -148,7 +148,7 @@ def gradient_snr(args, data_dir, temperature, hard, batches=8, samples=16):
         `samples` draws on a batch, noise share)`.
     """
     config = base_config(args, 0)
-    model = meta_training._prior_model(config)
+    model = meta_training.prior_model(config)
     w = model.meta_parameters
     adapt_config = adaptation.AdaptationConfig(
         steps=1, batch_size=64, train_per_class=100, val_per_class=20

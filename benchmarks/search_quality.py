@@ -317,7 +317,7 @@ def meta_trained_prior(args, variant, seed):
     start = time.perf_counter()
     history = []
     if variant == "no_meta":
-        model = meta_training._prior_model(config)
+        model = meta_training.prior_model(config)
     elif _finished(folder, config):
         # Read, not resumed: reading needs no claim on the folder, so
         # another harness process may be using the same prior.
@@ -369,7 +369,7 @@ def search(args, variant, seed, log):
     if variant != "no_meta":
         out["cells"]["zero_shot"] = adapt_cell(prior, args, 0, seed)
     if variant == "full":
-        w0 = (config, meta_training._prior_model(config))
+        w0 = (config, meta_training.prior_model(config))
         out["cells"]["w0"] = adapt_cell(w0, args, args.adapt_steps, seed)
         out["cells"]["w0_10x"] = adapt_cell(
             w0, args, 10 * args.adapt_steps, seed

@@ -1,0 +1,246 @@
+"""A meta-training run's folder: its settings, config and checkpoints.
+
+The run folder is claimed before any work (`claim_output_dir`, see
+`run_folder`): it records every setting that changes W (`run_settings`:
+the config and the tasks: datasets, held-out ones, examples per class,
+image channels), a rerun with other settings is refused naming each, and
+one process at a time writes it. The config is also written as
+`meta_training_config.json`, which `read_config` reads; `load_prior` gives
+back the W of the last checkpoint.
+"""
+
+import json
+import os
+
+import tensorflow as tf
+
+from base_tf import run_folder
+from base_tf.meta_training_config import MetaTrainingConfig
+from base_tf.model import BayesianSupernet
+
+CONFIG_FILE = "meta_training_config.json"
+RUN_KIND = "meta-training"
+# MetaTrainingConfig fields that do not change W: a rerun may change them.
+RERUN_FIELDS = ("checkpoint_every",)
+
+
+def prior_model(config, image_channels=3):
+    """The `BayesianSupernet` holding W_0 of `config`."""
+    return BayesianSupernet(
+        config.search_space,
+        channels=config.channels,
+        num_cells=config.num_cells,
+        num_classes=config.num_classes,
+        image_channels=image_channels,
+        prior_sigma=config.prior_sigma,
+        seed=config.seed,
+    )
+
+
+def is_chief(strategy):
+    """Whether this process writes the run's files (always, on one worker)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.cluster_spec().as_dict():
+        return True
+    task_type, task_id = resolver.task_type, resolver.task_id
+    return task_type in (None, "chief") or (
+        task_type == "worker"
+        and task_id == 0
+        and "chief" not in resolver.cluster_spec().as_dict()
+    )
+
+
+def run_settings(config, tasks):
+    """Every setting that changes the W a meta-training run ends with.
+
+    Named as bin/meta_train's flags where they have one: the config but
+    `RERUN_FIELDS`, and what the tasks are drawn from (`datasets`: TFDS
+    names or folder paths; `held_out_datasets`; examples per class; image
+    channels; ...). Where a dataset is stored (`--data_dir`) is not one.
+
+    Args:
+        config: the `MetaTrainingConfig`.
+        tasks: the `data.TaskDistribution` (any view of it).
+
+    Returns:
+        A JSON-ready dict.
+    """
+    settings = {
+        k: v for k, v in config.to_dict().items() if k not in RERUN_FIELDS
+    }
+    train = tasks.meta_train
+    task_config = tasks.config
+    held_out, held_out_classes = [], {}
+    for source in tasks.sources:
+        kept = set(train.class_ids(source.name))
+        if not kept:
+            held_out.append(source.name)
+        elif len(kept) < source.num_classes:
+            held_out_classes[source.name] = sorted(
+                set(range(source.num_classes)) - kept
+            )
+    # Given weights (equal ones follow from the datasets and held-out ones).
+    weights = train.source_probabilities()
+    settings.update(
+        datasets=[run_folder.dataset_name(s) for s in tasks.sources],
+        held_out_datasets=held_out,
+        held_out_classes=held_out_classes,
+        dataset_weights=weights if len(set(weights.values())) > 1 else None,
+        image_channels=task_config.image_spec.channels,
+        train_split=task_config.train_split,
+        val_split=task_config.val_split,
+        train_per_class=task_config.train_per_class,
+        val_per_class=task_config.val_per_class,
+        val_fraction=task_config.val_fraction,
+        task_seed=tasks.seed,
+    )
+    return settings
+
+
+def claim_output_dir(output_dir, config, tasks, strategy=None, flags=()):
+    """Claims a meta-training run folder for `run_settings(config, tasks)`.
+
+    The chief of a strategy's workers locks the folder and records the
+    settings (or refuses other ones, see `run_folder.claim`); another
+    worker checks them. A folder of an older version (a config but no
+    settings record) is refused: it did not record its tasks.
+
+    Args:
+        output_dir: the run folder.
+        config, tasks: see `run_settings`.
+        strategy: the `tf.distribute.Strategy` (None: the default one).
+        flags: the caller's flag names, to name settings `--name`.
+
+    Returns:
+        The `run_folder.RunFolder`; `resumed` says whether the folder held
+        this run already.
+
+    Raises:
+        run_folder.RunFolderError: the folder cannot hold this run.
+    """
+    chief = is_chief(strategy or tf.distribute.get_strategy())
+    defaults = MetaTrainingConfig().to_dict()
+    return run_folder.claim(
+        output_dir,
+        RUN_KIND,
+        run_settings(config, tasks),
+        older_files=(CONFIG_FILE,),
+        defaults=defaults,
+        flags=flags,
+        write=chief,
+        lock=chief,
+    )
+
+
+def write_config(output_dir, config):
+    """Writes the config `read_config` reads (the run's, or a resumed
+    run's: it may have changed a `RERUN_FIELDS` field)."""
+    run_folder.write_json(
+        os.path.join(output_dir, CONFIG_FILE), config.to_dict()
+    )
+
+
+def read_settings(output_dir):
+    """The settings of a meta-training run folder (see `run_settings`).
+
+    A run of an older version recorded only its config, and always
+    meta-trained on 3-channel images: its settings are the config's and
+    `image_channels` 3, without the tasks'.
+
+    Raises:
+        ValueError: the folder is not a meta-training run.
+    """
+    record = run_folder.read_settings(output_dir)
+    if record is not None:
+        kind, settings = record
+        if kind != RUN_KIND:
+            raise ValueError(
+                f"{output_dir!r} holds a {kind} run, not a meta-training "
+                "run: pass the --output_dir of a `bazel run //bin:meta_train` "
+                "run."
+            )
+        return settings
+    settings = {
+        k: v
+        for k, v in read_config(output_dir).to_dict().items()
+        if k not in RERUN_FIELDS
+    }
+    settings["image_channels"] = 3
+    return settings
+
+
+def read_config(output_dir):
+    """The `MetaTrainingConfig` of a meta-training run folder.
+
+    Raises:
+        ValueError: the folder is not a meta-training run.
+    """
+    path = os.path.join(output_dir, CONFIG_FILE)
+    if not os.path.isfile(path):
+        raise ValueError(
+            f"{output_dir!r} is not a meta-training run: it has no "
+            f"{CONFIG_FILE}. Pass the --output_dir of a `bazel run "
+            "//bin:meta_train` run."
+        )
+    with open(path) as f:
+        try:
+            values = json.load(f)
+            # Runs from before `arch_sample` existed trained on relaxed
+            # samples, the default then.
+            values.setdefault("arch_sample", "relaxed")
+            return MetaTrainingConfig(**values)
+        except (AttributeError, TypeError, json.JSONDecodeError) as e:
+            raise ValueError(
+                f"{path} is not a meta-training config ({e}); was it written "
+                "by another version of base-tf?"
+            ) from None
+
+
+def latest(output_dir):
+    """The path of the last checkpoint of a meta-training run.
+
+    Raises:
+        ValueError: the folder is not a meta-training run or has no
+            checkpoint yet.
+    """
+    read_config(output_dir)
+    path = tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
+    if path is None:
+        raise ValueError(
+            f"{output_dir!r} holds a meta-training config but no checkpoint "
+            "yet: let the run finish at least one epoch (or rerun it with the "
+            "same flags to resume)."
+        )
+    return path
+
+
+def load_prior(output_dir):
+    """The meta-trained prior W of a meta-training run, for adaptation.
+
+    Args:
+        output_dir: the `output_dir` of a `MetaTrainer` (`--output_dir` of
+            `bin/meta_train`).
+
+    Returns:
+        `(config, model)`: the run's `MetaTrainingConfig` and a
+        `BayesianSupernet` holding the last checkpoint's W, for images of
+        the run's channels (`model.supernet.image_channels`).
+
+    Raises:
+        ValueError: the folder is not a meta-training run, or has no
+            checkpoint yet, or its checkpoint does not fit its config.
+    """
+    config = read_config(output_dir)
+    path = latest(output_dir)
+    channels = read_settings(output_dir)["image_channels"]
+    model = prior_model(config, channels)
+    epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
+    checkpoint = tf.train.Checkpoint(model=model, epoch=epoch)
+    try:
+        checkpoint.restore(path).assert_existing_objects_matched()
+    except (AssertionError, ValueError, tf.errors.OpError) as e:
+        raise ValueError(
+            f"The checkpoint {path} does not fit the config beside it "
+            f"({type(e).__name__}: {str(e).splitlines()[0]})."
+        ) from None
+    return config, model
