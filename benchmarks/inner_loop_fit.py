@@ -75,6 +75,27 @@ def fit_one(net, w, task, config, steps, eval_steps, index):
     return terms.nll.numpy(), terms.accuracy.numpy(), val
 
 
+def movement(model, initial):
+    """How far meta-training moved mu from its W_0: |mu - mu_0| / |mu_0|
+    of each weight tensor, summarised by part of the network."""
+    layout = model.supernet.layout
+    mu = layout.unflatten(tf.convert_to_tensor(model.mu))
+    mu0 = layout.unflatten(tf.convert_to_tensor(initial.mu))
+    parts = {}
+    for name, value in mu.items():
+        if not float(tf.norm(mu0[name])):
+            continue  # starts at zero (biases)
+        part = name.split("/")[0]
+        part = part if part in ("stem", "classifier") else "cells"
+        change = float(tf.norm(value - mu0[name]) / tf.norm(mu0[name]))
+        parts.setdefault(part, []).append(change)
+    return [
+        f"mu moved from W_0 (|mu - mu_0| / |mu_0| a tensor), {part}: median "
+        f"{stats.median(v):.4f}, max {max(v):.4f} over {len(v)} tensors"
+        for part, v in parts.items()
+    ]
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--learning_rates", default="0.05,0.2,0.5")
@@ -105,7 +126,7 @@ def main():
     base = search_quality.meta_config(harness, "full", args.seed)
     tasks = search_quality.task_distribution(base, harness).meta_train
     if args.prior:
-        _, model = meta_training.load_prior(args.prior)
+        prior_config, model = meta_training.load_prior(args.prior)
     else:
         model = meta_training.prior_model(base)
     net, w = model.supernet, model.meta_parameters
@@ -126,6 +147,9 @@ def main():
         f"{args.prior or 'W_0'}; median over {args.tasks} tasks; "
         f"method {args.method}"
     )
+    if args.prior:
+        for line in movement(model, meta_training.prior_model(prior_config)):
+            say(line)
     for lr in [float(x) for x in args.learning_rates.split(",")]:
         config = dataclasses.replace(
             base, learning_rate=lr, arch_learning_rate=lr * args.arch_ratio
