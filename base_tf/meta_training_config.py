@@ -58,8 +58,10 @@ class MetaTrainingConfig:
             task; left free, W's columns are the last tasks' adapted heads,
             and the next task starts from confident wrong predictions (its
             NLL above ln K). With them tied, every task starts at ln K and
-            its first steps fit its own labels. (MAML's "zeroing trick",
-            Ye & Chao, ICLR 2022, is the same observation.) Measured by
+            its first steps fit its own labels. (UNICORN-MAML, Ye & Chao,
+            ICLR 2022, meta-learns one class vector copied to every class
+            for the same reason; Kao et al., ICLR 2022, zero the head.)
+            Measured by
             `benchmarks/inner_loop_fit.py` and `benchmarks/search_quality.py`
             (README, "Search quality").
         seed: seeds W_0, the tasks and the noise.
