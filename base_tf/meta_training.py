@@ -350,12 +350,8 @@ class MetaTrainer:
                 ("alpha", "mu", "rho"), norms.values(), strict=True
             ):
                 results[f"meta_update_norm/{k}"] = v
-            results.update(clock.seconds())  # this epoch's, so far
-            self._summarise(epoch, results, entropy / count)
         results.update(clock.seconds())
-        with self._writer.as_default(step=epoch):
-            tf.summary.scalar("time/summaries", results["time/summaries"])
-        self._writer.flush()
+        self._summarise(epoch, results, entropy / count)
         return results
 
     def _groups(self, epoch):
@@ -504,10 +500,10 @@ class MetaTrainer:
 
 # The phases of an epoch `train_epoch` times: waiting for the tasks (drawn
 # and decoded on the sampler's thread while the last ones adapt); the inner
-# loop with the accuracies before and after it (one
-# compiled function a batch of replicas; the first call of each image size
-# also traces it); the meta-update; the prior's statistics and the
-# TensorBoard summaries (time/summaries is written again once it ends).
+# loop with the accuracies before and after it (one compiled function a
+# batch of replicas; the first call of each image size also traces it); the
+# meta-update; the prior's summary statistics (`statistics.summary` and the
+# update norms). Writing them to TensorBoard, after, is not timed.
 PHASES = ("sampling", "adaptation", "meta_update", "summaries")
 
 

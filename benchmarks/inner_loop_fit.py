@@ -37,6 +37,9 @@ import search_quality  # noqa: E402
 
 from base_tf import inference, meta_training  # noqa: E402
 
+# Traced once for each number of steps and shared by every task.
+_INNER_LOOP = tf.function(inference.inner_loop, autograph=False)
+
 WINDOWS = ((0, 5), (5, 25), (25, 50), (50, 100), (100, 200), (200, 400))
 
 
@@ -57,7 +60,7 @@ def fit_one(net, w, task, config, steps, eval_steps, index):
     batches = task.train_dataset(config.batch_size, seed=index)
     images, labels = next(iter(batches.batch(steps)))
     inner = config.inner_loop
-    loop = tf.function(inference.inner_loop, autograph=False)
+    loop = _INNER_LOOP
     seed = meta_training.task_seed(config.seed, index)
     hard = config.arch_sample != "relaxed"
     temperature = tf.constant(config.initial_temperature)
