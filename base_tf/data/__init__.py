@@ -17,18 +17,14 @@ Importing this package also registers the TFDS builders base_tf defines
 
 # Registers the TFDS dataset "tiny_imagenet".
 from base_tf.data import tiny_imagenet  # noqa: F401
+from base_tf.data.base_source import MaterializedSplit, Source, clear_cache
 from base_tf.data.distribution import TaskDistribution
 from base_tf.data.errors import DataError
+from base_tf.data.image_folder_source import ImageFolderSource
 from base_tf.data.preprocessing import ImageSpec, convert_images, to_float
-from base_tf.data.sources import (
-    ImageFolderSource,
-    MaterializedSplit,
-    Source,
-    TfdsSource,
-    clear_cache,
-    load_source,
-)
+from base_tf.data.sources import load_source
 from base_tf.data.tasks import Task, TaskConfig, make_task
+from base_tf.data.tfds_source import TfdsSource
 
 __all__ = [
     "DataError",

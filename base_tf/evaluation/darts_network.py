@@ -35,7 +35,7 @@ tests/evaluation/darts_network_test.py):
 
 import keras
 
-from base_tf.search_space import operations
+from base_tf.search_space import building_blocks, operations
 from base_tf.search_space.darts import (
     INPUTS_PER_NODE,
     NUM_INPUT_NODES,
@@ -149,12 +149,14 @@ class DartsCell(keras.layers.Layer):
     def build(self, input_shape):
         shape0, shape1 = input_shape
         shapes = [
-            operations.build_in_order([self.preprocess0], shape0),
-            operations.build_in_order([self.preprocess1], shape1),
+            building_blocks.build_in_order([self.preprocess0], shape0),
+            building_blocks.build_in_order([self.preprocess1], shape1),
         ]
         for start in range(0, len(self.pairs), INPUTS_PER_NODE):
             outputs = [
-                operations.build_in_order([self.cell_ops[j]], shapes[source])
+                building_blocks.build_in_order(
+                    [self.cell_ops[j]], shapes[source]
+                )
                 for j, (_, source) in enumerate(
                     self.pairs[start : start + INPUTS_PER_NODE], start
                 )
@@ -185,7 +187,7 @@ class DartsCell(keras.layers.Layer):
         return keras.ops.concatenate([states[i] for i in self.concat], -1)
 
     def compute_output_shape(self, input_shape):
-        return operations.strided_shape(
+        return building_blocks.strided_shape(
             input_shape[1],
             2 if self.reduction else 1,
             len(self.concat) * self.channels,
@@ -259,17 +261,17 @@ class AuxiliaryHead(keras.layers.Layer):
         self.pool = keras.layers.AveragePooling2D(
             self.pool_size, strides=AUX_POOL_STRIDE, padding="valid"
         )
-        self.conv_1 = operations.conv(AUX_CONV_CHANNELS, 1)
-        self.bn_1 = operations.batch_norm()
-        self.conv_2 = operations.conv(
+        self.conv_1 = building_blocks.conv(AUX_CONV_CHANNELS, 1)
+        self.bn_1 = building_blocks.batch_norm()
+        self.conv_2 = building_blocks.conv(
             AUX_FEATURES, AUX_CONV_KERNEL, padding=conv_padding
         )
-        self.bn_2 = operations.batch_norm()
+        self.bn_2 = building_blocks.batch_norm()
         self.global_pool = keras.layers.GlobalAveragePooling2D()
         self.classifier = keras.layers.Dense(num_classes)
 
     def build(self, input_shape):
-        operations.build_in_order(
+        building_blocks.build_in_order(
             [
                 self.pool,
                 self.conv_1,
@@ -327,8 +329,8 @@ def darts_network(
         `auxiliary`, -> {"logits": ..., "aux_logits": ...}.
     """
     stem_channels = STEM_MULTIPLIER * channels
-    x = operations.conv(stem_channels, 3, name="stem_conv")(features)
-    s0 = s1 = operations.batch_norm(name="stem_bn")(x)
+    x = building_blocks.conv(stem_channels, 3, name="stem_conv")(features)
+    s0 = s1 = building_blocks.batch_norm(name="stem_bn")(x)
     reductions = reduction_cells(num_cells)
     aux_cell = reductions[-1]
     c_curr = channels

@@ -27,7 +27,11 @@ NAS-Bench-201 reports for its largest CIFAR-10 network.
 
 import keras
 
-from base_tf.search_space import NasBench201Genotype, operations
+from base_tf.search_space import (
+    NasBench201Genotype,
+    building_blocks,
+    operations,
+)
 
 _PACKAGE = "base_tf"
 
@@ -107,11 +111,11 @@ class ResidualReduction(keras.layers.Layer):
         self.conv_a = operations.ReLUConvBN(channels, 3, 2)
         self.conv_b = operations.ReLUConvBN(channels, 3, 1)
         self.pool = keras.layers.AveragePooling2D(2, strides=2, padding="same")
-        self.shortcut = operations.conv(channels, 1)
+        self.shortcut = building_blocks.conv(channels, 1)
 
     def build(self, input_shape):
-        operations.build_in_order([self.conv_a, self.conv_b], input_shape)
-        operations.build_in_order([self.pool, self.shortcut], input_shape)
+        building_blocks.build_in_order([self.conv_a, self.conv_b], input_shape)
+        building_blocks.build_in_order([self.pool, self.shortcut], input_shape)
 
     def call(self, inputs, training=None):
         x = self.conv_a(inputs, training=training)
@@ -119,7 +123,7 @@ class ResidualReduction(keras.layers.Layer):
         return x + self.shortcut(self.pool(inputs))
 
     def compute_output_shape(self, input_shape):
-        return operations.strided_shape(input_shape, 2, self.channels)
+        return building_blocks.strided_shape(input_shape, 2, self.channels)
 
     def get_config(self):
         return {**super().get_config(), "channels": self.channels}
@@ -141,8 +145,8 @@ def nas_bench_201_network(
     Returns:
         A functional `keras.Model`: `inputs` -> logits.
     """
-    x = operations.conv(channels, 3, name="stem_conv")(features)
-    x = operations.batch_norm(name="stem_bn")(x)
+    x = building_blocks.conv(channels, 3, name="stem_conv")(features)
+    x = building_blocks.batch_norm(name="stem_bn")(x)
     arch_str = str(genotype)
     c = channels
     for stage in range(STAGES):
@@ -151,7 +155,7 @@ def nas_bench_201_network(
             x = ResidualReduction(c, name=f"reduction_{stage}")(x)
         for i in range(num_cells):
             x = NasBench201Cell(arch_str, c, name=f"cell_{stage}_{i}")(x)
-    x = operations.batch_norm(name="head_bn")(x)
+    x = building_blocks.batch_norm(name="head_bn")(x)
     x = keras.layers.ReLU(name="head_relu")(x)
     x = keras.layers.GlobalAveragePooling2D(name="global_pool")(x)
     logits = keras.layers.Dense(num_classes, name="logits")(x)

@@ -12,187 +12,30 @@ Conventions shared by every op:
   channel count and map it to `channels`.
 * `stride` is 1 or 2. At stride 2 every op gives `ceil(H / 2) x ceil(W / 2)`,
   odd sizes included, so the ops of one mixed edge can be summed.
-* Spatial padding is TensorFlow's SAME. At stride 1 it is the symmetric
-  padding of DARTS. At stride 2 on an even size, TF puts the extra padding
-  after (bottom/right), so the window centres fall on pixels 1, 3, 5, ...
-  rather than PyTorch's 0, 2, 4, ...; every op here with a window larger
-  than 1x1 follows that same TF rule, so their outputs stay aligned.
-* Convolutions have no bias (a BatchNormalization follows each one).
 * `affine=False` gives BatchNormalization without centre and scale, the
-  supernet's BN in DARTS; moving statistics are kept either way.
-  BN uses PyTorch's defaults, as DARTS does: momentum 0.1 in PyTorch's
-  sense (`BN_MOMENTUM = 0.9` in Keras's) and epsilon `BN_EPSILON = 1e-5`.
+  supernet's BN in DARTS.
+* Padding, convolutions and BN follow DARTS as `building_blocks` states,
+  since every op is made of its layers.
 
-Every op is an `Op`, which checks, stores and configures its arguments;
-each creates its weights in `build`, computes in `call` and round-trips
-through `get_config`; all are registered with Keras under the package
-"base_tf", so a model using them saves and loads with `keras.saving` and
-no `custom_objects`.
-
-The building blocks with these conventions (`conv`, `batch_norm`,
-`strided_shape`, `build_in_order`) are public: the evaluation networks
-build their stems, heads and shortcuts from them.
+Every op is a `base_op.Op`, which checks, stores and configures its
+arguments; each creates its weights in `build`, computes in `call` and
+round-trips through `get_config`; all are registered with Keras under the
+package "base_tf", so a model using them saves and loads with
+`keras.saving` and no `custom_objects`.
 """
 
 import keras
 
-BN_MOMENTUM = 0.9
-BN_EPSILON = 1e-5
+from base_tf.search_space.base_op import Op, check_arguments
+from base_tf.search_space.building_blocks import (
+    DATA_FORMAT,
+    batch_norm,
+    build_in_order,
+    conv,
+    depthwise,
+)
 
-_DATA_FORMAT = "channels_last"
 _PACKAGE = "base_tf"
-
-
-def _is_positive_int(value):
-    return isinstance(value, int) and not isinstance(value, bool) and value > 0
-
-
-# The rule each argument of an op obeys, by the argument's name:
-# (whether a value obeys it, what it asks for).
-_RULES = {
-    "mode": (lambda value: value in ("max", "avg"), "'max' or 'avg'"),
-    "channels": (_is_positive_int, "a positive integer"),
-    "kernel_size": (_is_positive_int, "a positive integer"),
-    "pool_size": (_is_positive_int, "a positive integer"),
-    "stride": (lambda value: type(value) is int and value in (1, 2), "1 or 2"),
-    "dilation": (_is_positive_int, "a positive integer"),
-    "affine": (lambda value: isinstance(value, bool), "a bool"),
-}
-
-
-def _check(layer, **arguments):
-    """Checks each argument by the rule of its name; errors name `layer`."""
-    for what, value in arguments.items():
-        obeys, requirement = _RULES[what]
-        if not obeys(value):
-            raise ValueError(
-                f"{layer}: {what} must be {requirement}; got {value!r}."
-            )
-
-
-def _reduced(size, stride):
-    """The size `ceil(size / stride)` of a SAME-padded strided output."""
-    if size is None or stride == 1:
-        return size
-    return (size + stride - 1) // stride
-
-
-def strided_shape(input_shape, stride, channels=None):
-    """The NHWC shape after a SAME-padded `stride`: `ceil(H / stride)`.
-
-    Args:
-        input_shape: `(batch, height, width, channels)`; sizes may be None.
-        stride: the stride of height and width.
-        channels: the output's channels; None keeps the input's.
-
-    Returns:
-        The output shape, a tuple.
-    """
-    batch, height, width, in_channels = input_shape
-    return (
-        batch,
-        _reduced(height, stride),
-        _reduced(width, stride),
-        in_channels if channels is None else channels,
-    )
-
-
-def batch_norm(affine=True, dtype=None, name=None):
-    """BN with DARTS's (PyTorch's default) momentum and epsilon.
-
-    `affine=False`: no learned centre and scale; `dtype` a dtype policy.
-    """
-    return keras.layers.BatchNormalization(
-        axis=-1,
-        momentum=BN_MOMENTUM,
-        epsilon=BN_EPSILON,
-        center=affine,
-        scale=affine,
-        dtype=dtype,
-        name=name,
-    )
-
-
-def conv(
-    channels, kernel_size, strides=1, padding="same", dtype=None, name=None
-):
-    """A channels-last convolution without bias (a BN always follows it)."""
-    return keras.layers.Conv2D(
-        channels,
-        kernel_size,
-        strides=strides,
-        padding=padding,
-        use_bias=False,
-        data_format=_DATA_FORMAT,
-        dtype=dtype,
-        name=name,
-    )
-
-
-def _depthwise(kernel_size, strides, dilation, dtype):
-    return keras.layers.DepthwiseConv2D(
-        kernel_size,
-        strides=strides,
-        padding="same",
-        dilation_rate=dilation,
-        use_bias=False,
-        data_format=_DATA_FORMAT,
-        dtype=dtype,
-    )
-
-
-def build_in_order(layers, input_shape):
-    """Builds `layers` in order, each on its predecessor's output shape.
-
-    Args:
-        layers: Keras layers, each applied to the previous one's output.
-        input_shape: the first layer's input shape.
-
-    Returns:
-        The last layer's output shape.
-    """
-    shape = input_shape
-    for layer in layers:
-        layer.build(shape)
-        shape = layer.compute_output_shape(shape)
-    return shape
-
-
-class Op(keras.layers.Layer):
-    """The base of the candidate ops: checks, stores and configures arguments.
-
-    A subclass names its own arguments in `ARGUMENTS` and passes their
-    values to `Op.__init__` in that order. Each is checked by the rule of
-    its name (`_RULES`), with errors that name the subclass, stored as an
-    attribute and returned by `get_config`. The output shape follows from
-    `stride` and `channels`: an op without them has stride 1 and keeps the
-    input's channels. A subclass thus states only its layers and its
-    computation.
-
-    Args:
-        *values: the values of the subclass's `ARGUMENTS`, in order.
-        **kwargs: passed to `keras.layers.Layer` (e.g. `name`, `dtype`).
-    """
-
-    ARGUMENTS = ()
-    stride = 1
-    channels = None
-
-    def __init__(self, *values, **kwargs):
-        super().__init__(**kwargs)
-        arguments = dict(zip(self.ARGUMENTS, values, strict=True))
-        _check(type(self).__name__, **arguments)
-        for what, value in arguments.items():
-            setattr(self, what, value)
-
-    def compute_output_shape(self, input_shape):
-        return strided_shape(input_shape, self.stride, self.channels)
-
-    def get_config(self):
-        return {
-            **super().get_config(),
-            **{what: getattr(self, what) for what in self.ARGUMENTS},
-        }
 
 
 @keras.saving.register_keras_serializable(package=_PACKAGE)
@@ -259,7 +102,7 @@ class Pooling(Op):
             pool_size=self.pool_size,
             strides=self.stride,
             padding="same",
-            data_format=_DATA_FORMAT,
+            data_format=DATA_FORMAT,
         )
 
 
@@ -381,10 +224,10 @@ class SepConv(Op):
     def __init__(self, channels, kernel_size, stride=1, affine=True, **kw):
         super().__init__(channels, kernel_size, stride, affine, **kw)
         dtype = self.dtype_policy
-        self.depthwise_1 = _depthwise(kernel_size, stride, 1, dtype)
+        self.depthwise_1 = depthwise(kernel_size, stride, 1, dtype)
         self.pointwise_1 = conv(channels, 1, dtype=dtype)
         self.bn_1 = batch_norm(affine, dtype)
-        self.depthwise_2 = _depthwise(kernel_size, 1, 1, dtype)
+        self.depthwise_2 = depthwise(kernel_size, 1, 1, dtype)
         self.pointwise_2 = conv(channels, 1, dtype=dtype)
         self.bn_2 = batch_norm(affine, dtype)
 
@@ -442,9 +285,9 @@ class DilConv(Op):
         # The parity trick of the class docstring.
         self._subsample = stride == 2 and dilation % 2 == 0
         if self._subsample:
-            self.depthwise = _depthwise(kernel_size, 1, dilation // 2, dtype)
+            self.depthwise = depthwise(kernel_size, 1, dilation // 2, dtype)
         else:
-            self.depthwise = _depthwise(kernel_size, stride, dilation, dtype)
+            self.depthwise = depthwise(kernel_size, stride, dilation, dtype)
         self.pointwise = conv(channels, 1, dtype=dtype)
         self.bn = batch_norm(affine, dtype)
 
@@ -561,5 +404,5 @@ def make_op(name, channels, stride=1, affine=True, **kwargs):
         raise ValueError(
             f"Unknown op {name!r}; known ops: {', '.join(OPS)}."
         ) from None
-    _check(name, channels=channels, stride=stride, affine=affine)
+    check_arguments(name, channels=channels, stride=stride, affine=affine)
     return factory(channels, stride, affine, **kwargs)

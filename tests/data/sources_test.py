@@ -1,4 +1,8 @@
-"""Tests for base_tf.data.sources, on the real datasets and real images."""
+"""Tests for the dataset sources, on the real datasets and real images.
+
+Covers `base_tf.data.sources` (`load_source`), `base_source`,
+`tfds_source` and `image_folder_source`.
+"""
 
 import os
 import pathlib

@@ -241,12 +241,12 @@ class RandomAccessTest(tf.test.TestCase):
         self.assertIsInstance(
             source.task_split("train", data.ImageSpec()), data.MaterializedSplit
         )
-        limit = data.sources.IN_MEMORY_LIMIT_BYTES
+        limit = data.tfds_source.IN_MEMORY_LIMIT_BYTES
         try:
-            data.sources.IN_MEMORY_LIMIT_BYTES = 1000
+            data.tfds_source.IN_MEMORY_LIMIT_BYTES = 1000
             self.assertTrue(source.reads_randomly("train", data.ImageSpec()))
         finally:
-            data.sources.IN_MEMORY_LIMIT_BYTES = limit
+            data.tfds_source.IN_MEMORY_LIMIT_BYTES = limit
 
     def test_random_access_needs_array_record(self):
         tfds_testing.require_datasets("mnist")

@@ -8,7 +8,7 @@ import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
-from base_tf.search_space import operations
+from base_tf.search_space import building_blocks, operations
 from base_tf.search_space.operations import OPS
 
 CHANNELS = 4
@@ -142,7 +142,7 @@ class ValuesTest(tf.test.TestCase, parameterized.TestCase):
         odd = padded[:, 1::2, 1::2, :][:, :out, :out] @ w_odd
         expected = np.concatenate([even, odd], axis=-1)
         # Fresh BN in inference: mean 0, variance 1, no centre or scale.
-        expected /= np.sqrt(1.0 + operations.BN_EPSILON)
+        expected /= np.sqrt(1.0 + building_blocks.BN_EPSILON)
         self.assertAllClose(y, expected, atol=1e-5)
         if size % 2:
             self.assertAllEqual(y[:, -1, :, 2:], np.zeros((2, out, 2)))
@@ -204,7 +204,7 @@ class ValuesTest(tf.test.TestCase, parameterized.TestCase):
         y = op(x, training=False)
         kernel = op.conv.kernel.numpy()[0, 0]
         expected = np.maximum(x, 0.0) @ kernel
-        expected /= np.sqrt(1.0 + operations.BN_EPSILON)
+        expected /= np.sqrt(1.0 + building_blocks.BN_EPSILON)
         self.assertAllClose(y, expected, atol=1e-5)
 
     def test_conv_7x1_1x7_kernels(self):
@@ -234,7 +234,7 @@ class ValuesTest(tf.test.TestCase, parameterized.TestCase):
         self.assertNotAllClose(
             op.bn.moving_mean.numpy(), np.zeros(CHANNELS, np.float32)
         )
-        self.assertAllClose(op.bn.momentum, operations.BN_MOMENTUM)
+        self.assertAllClose(op.bn.momentum, building_blocks.BN_MOMENTUM)
 
 
 class SerializationTest(tf.test.TestCase, parameterized.TestCase):
