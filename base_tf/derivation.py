@@ -32,16 +32,18 @@ import math
 
 import numpy as np
 
-from base_tf.search_space import darts, get_space
+from base_tf.search_space import SPACES, darts, get_space
 
-RULES = {"darts": ("slots", "darts"), "nas_bench_201": ("argmax",)}
+# The rules of each registered space, the default first; each space names
+# its own (`SearchSpace.derivation_rules`).
+RULES = {name: space.derivation_rules for name, space in SPACES.items()}
 # The rules with a sampling model (see `sample`).
-SAMPLING_RULES = {"darts": ("slots",), "nas_bench_201": ("argmax",)}
+SAMPLING_RULES = {name: space.sampling_rules for name, space in SPACES.items()}
 
 
 def default_rule(space):
     """The default rule of `space` (a `SearchSpace` or its name)."""
-    return RULES[_space(space).name][0]
+    return _space(space).derivation_rules[0]
 
 
 def op_probabilities(logits):
@@ -72,7 +74,8 @@ def derive(space, probs, rule=None):
         space: a `SearchSpace` or its name.
         probs: `[num_cell_types, num_edges, num_ops]` op probabilities
             (see `op_probabilities`).
-        rule: one of `RULES[space.name]`; default `default_rule(space)`.
+        rule: one of `space.derivation_rules`; default
+            `default_rule(space)`.
 
     Returns:
         The space's genotype (`DartsGenotype` or `NasBench201Genotype`).
@@ -214,7 +217,7 @@ def _space(space):
 
 def _check(space, probs, rule):
     space = _space(space)
-    rules = RULES[space.name]
+    rules = space.derivation_rules
     rule = rules[0] if rule is None else rule
     if rule not in rules:
         raise ValueError(

@@ -16,12 +16,20 @@ matplotlib.use("Agg")  # Files only: no display is needed or wanted.
 import matplotlib.pyplot as plt  # noqa: E402
 from matplotlib.ticker import MaxNLocator  # noqa: E402
 
-from base_tf.search_space import DartsGenotype, NasBench201Genotype  # noqa: E402
+from base_tf.search_space import cell_graph  # noqa: E402
+
+# The fill of each kind of node of a cell diagram.
+_FILL = {
+    cell_graph.PREVIOUS_CELL: "darkseagreen2",
+    cell_graph.NODE: "lightblue",
+    cell_graph.CONCAT: "palegoldenrod",
+}
 
 
 def cell_diagram(genotype, cell_type, path):
     """Draws one cell of `genotype` and writes it to `path` (a .png).
 
+    The genotype says what the cell's graph shows (its `cell_graph`):
     DARTS cells show the two input cells c_{k-2}, c_{k-1}, the
     intermediate nodes 0..3 and the output c_{k} (the concatenation);
     NAS-Bench-201 cells their 4 nodes, with `none` edges left out.
@@ -35,6 +43,8 @@ def cell_diagram(genotype, cell_type, path):
         `path`.
 
     Raises:
+        TypeError: `genotype` is not a genotype.
+        ValueError: `cell_type` is not a cell type of its space.
         RuntimeError: Graphviz's `dot` is not installed.
     """
     graph = graphviz.Digraph(
@@ -43,28 +53,17 @@ def cell_diagram(genotype, cell_type, path):
         node_attr={"shape": "box", "style": "rounded,filled", "fontsize": "12"},
         edge_attr={"fontsize": "10"},
     )
-    if isinstance(genotype, DartsGenotype):
-        names = {0: "c_{k-2}", 1: "c_{k-1}"}
-        for node in (0, 1):
-            graph.node(names[node], fillcolor="darkseagreen2")
-        for index, pairs in enumerate(genotype.nodes(cell_type)):
-            node = index + 2
-            names[node] = str(index)
-            graph.node(names[node], fillcolor="lightblue")
-            for op, source in pairs:
-                graph.edge(names[source], names[node], label=op)
-        graph.node("c_{k}", fillcolor="palegoldenrod")
-        for node in genotype.concat(cell_type):
-            graph.edge(names[node], "c_{k}", color="gray")
-    elif isinstance(genotype, NasBench201Genotype):
-        for node in range(len(genotype.nodes) + 1):
-            graph.node(str(node), fillcolor="lightblue")
-        for index, pairs in enumerate(genotype.nodes):
-            for op, source in pairs:
-                if op != "none":
-                    graph.edge(str(source), str(index + 1), label=op)
-    else:
+    draw = getattr(genotype, "cell_graph", None)
+    if draw is None:
         raise TypeError(f"Not a genotype: {genotype!r}.")
+    cell = draw(cell_type)
+    for name, kind in cell.nodes:
+        graph.node(name, fillcolor=_FILL[kind])
+    for source, target, op in cell.edges:
+        if op is None:
+            graph.edge(source, target, color="gray")
+        else:
+            graph.edge(source, target, label=op)
     stem, _ = os.path.splitext(path)
     try:
         graph.render(stem, cleanup=True)

@@ -150,11 +150,11 @@ class BASEOracle(keras_tuner.Oracle):
         self._logits = None
         self.space = search_space.get_space(posterior.meta_config.search_space)
         self.rule = rule or derivation.default_rule(self.space)
-        if self.rule not in derivation.SAMPLING_RULES[self.space.name]:
+        if self.rule not in self.space.sampling_rules:
             raise ValueError(
                 f"rule={self.rule!r} cannot propose genotypes over the "
                 f"{self.space.name} space; use one of "
-                f"{derivation.SAMPLING_RULES[self.space.name]} (the "
+                f"{self.space.sampling_rules} (the "
                 '"darts" rule is deterministic: it has one genotype only).'
             )
         self.feedback = float(feedback)

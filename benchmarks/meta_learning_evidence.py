@@ -5,15 +5,18 @@
         --meta_test_tasks=10
 
 The settings are a `bin/meta_train` config's: this script defines
-bin/meta_train's flags by importing it, reads them (a --flagfile, then any
-flag after it) into a `MetaTrainingConfig` with
-`bin.meta_train.config_from_flags`, and builds the task distribution with
-`bin.meta_train.task_distribution`, so a shipped config runs here exactly
-as `python -m bin.meta_train --flagfile=...` runs it. Without --flagfile,
-`configs/prior_nas_bench_201.cfg` is read (run from the repository's
-root, as the configs name each other by such paths; the shipped NAS-Bench-201
-prior's config: 10-class Tiny-ImageNet tasks at 16 and 32 pixels, the
-classes that overlap CIFAR-10 and CIFAR-10 itself held out).
+bin/meta_train's flags itself, with its names, kinds and defaults (those of
+`MetaTrainingConfig` and `meta_train_settings.TaskSettings`), and the
+thread flags its configs set; it reads them (a --flagfile, then any flag
+after it) into a `MetaTrainingConfig` and a `TaskSettings` with
+`base_tf.meta_train_settings`, as bin/meta_train does, and builds the task
+distribution with `TaskSettings.task_distribution`, so a shipped config
+runs here exactly as `python -m bin.meta_train --flagfile=...` runs it.
+Without --flagfile, `configs/prior_nas_bench_201.cfg` is read (run from
+the repository's root, as the configs name each other by such paths; the
+shipped NAS-Bench-201 prior's config: 10-class Tiny-ImageNet tasks at 16
+and 32 pixels, the classes that overlap CIFAR-10 and CIFAR-10 itself held
+out).
 
 For each seed of --seeds (the config's --seed is replaced by it):
 
@@ -50,7 +53,7 @@ Of the config's flags, three do not apply here and are printed as such:
 binary's end-of-run check; --meta_test_tasks replaces it) and --seed
 (--seeds replaces it); --strategy must be "default".
 
-Prints the command, every flag (the config's and this script's), the
+Prints the command, every flag (bin/meta_train's and this script's), the
 resolved config, the meta-training and meta-test partitions, one table
 per meta-test set (per seed, then the mean and sample std over seeds) and
 the difference and ratio of the two arms.
@@ -72,9 +75,6 @@ bin/meta_train's flags:
 distribution over the three sources, so not the same tasks as before).
 """
 
-from bin import cli  # First: it settles TensorFlow's logging (see there).
-
-# isort: split
 import dataclasses
 import json
 import os
@@ -85,12 +85,166 @@ import time
 
 import numpy as np
 import tensorflow as tf
-from absl import flags
+from absl import app, flags, logging
 
-from base_tf import meta_training
+from base_tf import inference, meta_train_settings, meta_training, search_space
 from base_tf.data import tiny_imagenet
-from bin import meta_train
 
+_DEFAULTS = meta_training.MetaTrainingConfig()
+_TASK_DEFAULTS = meta_train_settings.TaskSettings()
+
+# bin/meta_train's flags, with its names, kinds and defaults (see there for
+# what each means), so that its configs read the same here.
+flags.DEFINE_enum(
+    "search_space",
+    _DEFAULTS.search_space,
+    sorted(search_space.SPACES),
+    "Search space of the supernet's cells.",
+)
+flags.DEFINE_integer("channels", _DEFAULTS.channels, "C of the supernet.")
+flags.DEFINE_integer(
+    "num_cells",
+    _DEFAULTS.num_cells,
+    "Cells of the supernet (nas_bench_201: cells in each of its 3 stages).",
+)
+flags.DEFINE_list(
+    "datasets",
+    list(_TASK_DEFAULTS.datasets),
+    "Datasets the tasks are drawn from.",
+)
+flags.DEFINE_list(
+    "held_out_datasets",
+    list(_TASK_DEFAULTS.held_out_datasets),
+    "Those of --datasets kept out of meta-training: meta-test sets.",
+)
+flags.DEFINE_list(
+    "held_out_classes",
+    list(_TASK_DEFAULTS.held_out_classes),
+    "Classes of --datasets kept out of meta-training (dataset:class "
+    "entries): meta-test sets.",
+)
+flags.DEFINE_integer(
+    "num_classes", _DEFAULTS.num_classes, "K, the classes of each task."
+)
+flags.DEFINE_integer(
+    "image_size",
+    _DEFAULTS.image_size,
+    "Task images' height and width (meta-test tasks are at this size).",
+)
+flags.DEFINE_list(
+    "image_sizes",
+    None,
+    "Sizes meta-training tasks are drawn at, in turn; unset: --image_size.",
+)
+flags.DEFINE_integer(
+    "image_channels",
+    _TASK_DEFAULTS.image_channels,
+    "Channels of the task images: 3 (RGB) or 1 (grey).",
+)
+flags.DEFINE_integer(
+    "train_per_class",
+    _TASK_DEFAULTS.train_per_class,
+    "Training examples of each class of a task.",
+)
+flags.DEFINE_integer(
+    "val_per_class",
+    _TASK_DEFAULTS.val_per_class,
+    "Validation examples of each class of a task.",
+)
+flags.DEFINE_string(
+    "data_dir",
+    _TASK_DEFAULTS.data_dir,
+    "Folder where TFDS datasets are prepared (default: TFDS's).",
+)
+flags.DEFINE_integer("epochs", _DEFAULTS.epochs, "E, meta-training epochs.")
+flags.DEFINE_integer(
+    "tasks_per_epoch", _DEFAULTS.tasks_per_epoch, "C, tasks each epoch."
+)
+flags.DEFINE_integer(
+    "inner_steps", _DEFAULTS.inner_steps, "T, inner-loop steps of a task."
+)
+flags.DEFINE_integer(
+    "batch_size", _DEFAULTS.batch_size, "Examples in each inner step's batch."
+)
+flags.DEFINE_float(
+    "meta_learning_rate",
+    _DEFAULTS.meta_learning_rate,
+    "lambda, the meta step size.",
+)
+flags.DEFINE_float(
+    "learning_rate",
+    _DEFAULTS.learning_rate,
+    "eta, the inner loop's step size for mu and rho.",
+)
+flags.DEFINE_float(
+    "arch_learning_rate",
+    _DEFAULTS.arch_learning_rate,
+    "The inner loop's step size for the architecture logits phi.",
+)
+flags.DEFINE_enum(
+    "arch_optimizer",
+    _DEFAULTS.arch_optimizer,
+    list(inference.OPTIMIZERS),
+    "How the inner loop steps phi.",
+)
+flags.DEFINE_float(
+    "rho_learning_rate",
+    _DEFAULTS.rho_learning_rate,
+    "The inner loop's step size for rho; unset: --learning_rate.",
+)
+flags.DEFINE_enum(
+    "arch_sample",
+    _DEFAULTS.arch_sample,
+    list(inference.SAMPLES),
+    "The z each inner step trains on.",
+)
+flags.DEFINE_float(
+    "kl_architecture", _DEFAULTS.kl_architecture, "beta_z, KL weight of z."
+)
+flags.DEFINE_float(
+    "kl_weights", _DEFAULTS.kl_weights, "beta_theta, KL weight of theta."
+)
+flags.DEFINE_float(
+    "initial_temperature",
+    _DEFAULTS.initial_temperature,
+    "tau in the first epoch.",
+)
+flags.DEFINE_float(
+    "final_temperature",
+    _DEFAULTS.final_temperature,
+    "tau in the last epoch (both arms are evaluated at it).",
+)
+flags.DEFINE_float(
+    "prior_sigma", _DEFAULTS.prior_sigma, "sigma of p(theta) before training."
+)
+flags.DEFINE_integer("seed", _DEFAULTS.seed, "Not used: see --seeds.")
+flags.DEFINE_integer(
+    "checkpoint_every",
+    _DEFAULTS.checkpoint_every,
+    "Epochs between checkpoints of W.",
+)
+flags.DEFINE_string(
+    "output_dir", "runs/meta_train", "Not used: temporary folders instead."
+)
+flags.DEFINE_enum(
+    "strategy",
+    "default",
+    ["default", "mirrored", "multi_worker"],
+    "Must be default: this benchmark runs on one device.",
+)
+flags.DEFINE_integer("eval_tasks", 2, "Not used: see --meta_test_tasks.")
+# The thread flags of every bin/ program, which configs set.
+flags.DEFINE_integer(
+    "inter_op_threads",
+    0,
+    "Threads that run independent ops side by side (0: TensorFlow's choice).",
+)
+flags.DEFINE_integer(
+    "intra_op_threads",
+    0,
+    "Threads one op may use (0: TensorFlow's choice).",
+)
+# This script's own.
 flags.DEFINE_list(
     "seeds",
     ["0", "1", "2"],
@@ -115,14 +269,15 @@ _NOT_USED = {
 }
 
 
-def meta_test_sets(tasks):
-    """`{name: view}`: the meta-test view of each held-out source."""
+def meta_test_sets(tasks, settings):
+    """`{name: view}`: the meta-test view of each held-out source of the
+    `TaskDistribution` `tasks` of the `TaskSettings` `settings`."""
     test = tasks.meta_test
     sets = {}
     for source in test.source_probabilities():
         ids = test.class_ids(source)
         k = f"{test.num_classes} a task"
-        if source in FLAGS.held_out_datasets:
+        if source in settings.held_out_datasets:
             name = f"unseen dataset {source} (all {len(ids)} classes, {k})"
         else:
             name = f"held-out classes of {source} ({len(ids)} classes, {k})"
@@ -135,7 +290,7 @@ def meta_test_sets(tasks):
     return sets
 
 
-def describe_partitions(tasks):
+def describe_partitions(tasks, settings):
     """Lines naming the classes of each partition, for the log."""
     sources = {s.name: s for s in tasks.sources}
     lines = []
@@ -150,7 +305,7 @@ def describe_partitions(tasks):
                 f"{sources[name].num_classes} classes (task probability "
                 f"{p:.2f})"
             )
-    held = meta_train.held_out_classes(FLAGS.held_out_classes)
+    held = meta_train_settings.held_out_classes(settings.held_out_classes)
     if "tiny_imagenet" in held:
         same = set(held["tiny_imagenet"]) == set(tiny_imagenet.CIFAR10_OVERLAP)
         lines.append(
@@ -168,7 +323,7 @@ def same_w(a, b):
     )
 
 
-def run_seed(config, root):
+def run_seed(config, settings, root):
     """Meta-trains one seed and evaluates both arms on every meta-test set.
 
     Returns:
@@ -176,8 +331,8 @@ def run_seed(config, root):
         timings and meta-training metrics.
     """
     seed = config.seed
-    tasks = meta_train.task_distribution(config)
-    tests = meta_test_sets(tasks)
+    tasks = settings.task_distribution(config)
+    tests = meta_test_sets(tasks, settings)
     start = time.perf_counter()
     trained = meta_training.MetaTrainer(
         config, tasks, os.path.join(root, f"seed{seed}_meta")
@@ -279,27 +434,23 @@ def print_table(name, seeds, per_seed, num_classes):
 
 
 def print_flags():
-    """Every flag this run reads: bin/meta_train's, bin/cli's, this one's."""
-    by_module = FLAGS.flags_by_module_dict()
-    modules = [
-        m
-        for m in by_module
-        if m in (sys.argv[0], meta_train.__name__, cli.__name__)
-        or m.endswith(("bin/meta_train.py", "bin/cli.py"))
-    ]
-    for module in sorted(modules, key=lambda m: m != sys.argv[0]):
-        shown = os.path.relpath(module) if "/" in module else module
-        print(f"flags of {shown}:")
-        for flag in sorted(by_module[module], key=lambda f: f.name):
-            if flag.name in ("help", "helpshort", "helpfull", "helpxml"):
-                continue
-            text = flag.serialize() or f"--{flag.name}  (unset)"
-            note = _NOT_USED.get(flag.name)
-            print(f"  {text}" + (f"  [not used: {note}]" if note else ""))
+    """Every flag this run reads: bin/meta_train's and this script's."""
+    print(f"flags of {os.path.relpath(sys.argv[0])}:")
+    defined = FLAGS.flags_by_module_dict().get(sys.argv[0], [])
+    for flag in sorted(defined, key=lambda f: f.name):
+        text = flag.serialize() or f"--{flag.name}  (unset)"
+        note = _NOT_USED.get(flag.name)
+        print(f"  {text}" + (f"  [not used: {note}]" if note else ""))
 
 
 def main(argv):
     del argv
+    # Errors only, unless --verbosity is given, as bin/ programs log (TFDS
+    # logs every dataset it reads); the threads before any TensorFlow op.
+    if not FLAGS["verbosity"].present:
+        logging.set_verbosity(logging.ERROR)
+    tf.config.threading.set_inter_op_parallelism_threads(FLAGS.inter_op_threads)
+    tf.config.threading.set_intra_op_parallelism_threads(FLAGS.intra_op_threads)
     wall = time.perf_counter()
     print("command: " + shlex.join([sys.executable, *sys.argv]))
     print_flags()
@@ -311,7 +462,9 @@ def main(argv):
     if FLAGS.meta_test_tasks < 1:
         raise ValueError("--meta_test_tasks must be >= 1.")
     seeds = [int(s) for s in FLAGS.seeds]
-    base = meta_train.config_from_flags()
+    values = FLAGS.flag_values_dict()
+    base = meta_train_settings.meta_training_config(values, flags=FLAGS)
+    settings = meta_train_settings.TaskSettings.from_values(values)
     configs = [dataclasses.replace(base, seed=s) for s in seeds]
     shown = base.to_dict()
     shown["seed"] = f"each of --seeds {seeds}"
@@ -322,19 +475,21 @@ def main(argv):
     print(
         f"meta-test: {FLAGS.meta_test_tasks} tasks a set at "
         f"{base.image_size}x{base.image_size}, K={base.num_classes}, "
-        f"{FLAGS.train_per_class} train / {FLAGS.val_per_class} val images "
+        f"{settings.train_per_class} train / {settings.val_per_class} val "
+        "images "
         f"a class, T={base.inner_steps} inner steps of {base.batch_size} "
         f"images, temperature {temperature:g} (the last epoch's) for both "
         "arms"
     )
     print("task distribution (seed-independent):")
-    for line in describe_partitions(meta_train.task_distribution(base)):
+    tasks = settings.task_distribution(base)
+    for line in describe_partitions(tasks, settings):
         print(line)
     sys.stdout.flush()
     per_seed, infos = [], []
     with tempfile.TemporaryDirectory(prefix="meta_evidence_") as root:
         for config in configs:
-            results, info = run_seed(config, root)
+            results, info = run_seed(config, settings, root)
             per_seed.append(results)
             infos.append(info)
             last = info["last_epoch"]
@@ -352,7 +507,7 @@ def main(argv):
         f"\nval accuracy of the prior's mean network ('before') and of the "
         f"posterior after T={base.inner_steps} inner steps ('after'), mean "
         f"over {FLAGS.meta_test_tasks} meta-test tasks x "
-        f"{base.num_classes * FLAGS.val_per_class} val examples; W = "
+        f"{base.num_classes * settings.val_per_class} val examples; W = "
         f"meta-trained ({base.epochs} epochs x {base.tasks_per_epoch} "
         f"tasks), W_0 = the same initialisation untrained; ratio = after W / "
         f"after W_0"
@@ -366,4 +521,4 @@ if __name__ == "__main__":
     if not any(a.startswith(("--flagfile", "-flagfile")) for a in sys.argv):
         # Relative to the repository's root, as the config's own --flagfile.
         sys.argv.insert(1, "--flagfile=" + _DEFAULT_FLAGFILE)
-    cli.run(main)
+    app.run(main)

@@ -37,7 +37,6 @@ from base_tf import (
     run_folder,
 )
 from base_tf.inference import statistics
-from base_tf.search_space import NasBench201Genotype
 
 _DEFAULTS = adaptation.AdaptationConfig()
 
@@ -283,8 +282,9 @@ def adapt(config, source):
         genotype = posterior.genotype(posterior.info["rule"])
     info = posterior.info
     print(f"\nderived genotype ({info['rule']} rule):\n{genotype}")
-    if isinstance(genotype, NasBench201Genotype):
-        print("NAS-Bench-201 architecture string:")
+    notation = posterior.space.notation
+    if notation:  # E.g. NAS-Bench-201's architecture string.
+        print(f"{notation}:")
         print(genotype)
     print(
         "\nq(z|D), every choice (op probabilities; entropy in nats, "

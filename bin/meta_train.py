@@ -15,16 +15,22 @@ from bin import cli  # First: it settles TensorFlow's logging (see there).
 
 # isort: split
 import os
-import re
 import time
 
 import numpy as np
 import tensorflow as tf
 from absl import flags
 
-from base_tf import data, inference, meta_training, run_folder, search_space
+from base_tf import (
+    inference,
+    meta_train_settings,
+    meta_training,
+    run_folder,
+    search_space,
+)
 
 _DEFAULTS = meta_training.MetaTrainingConfig()
+_TASK_DEFAULTS = meta_train_settings.TaskSettings()
 
 # The supernet.
 flags.DEFINE_enum(
@@ -48,19 +54,19 @@ flags.DEFINE_integer(
 # The tasks.
 flags.DEFINE_list(
     "datasets",
-    ["mnist", "fashion_mnist", "cifar10"],
+    list(_TASK_DEFAULTS.datasets),
     "Datasets the tasks are drawn from: TFDS names or folders laid out as "
     "<split>/<class>/<image>.",
 )
 flags.DEFINE_list(
     "held_out_datasets",
-    ["cifar10"],
+    list(_TASK_DEFAULTS.held_out_datasets),
     "Those of --datasets kept out of meta-training, to adapt to at the end "
     "as datasets never seen (see --eval_tasks); empty: none.",
 )
 flags.DEFINE_list(
     "held_out_classes",
-    [],
+    list(_TASK_DEFAULTS.held_out_classes),
     "Classes of --datasets kept out of meta-training and adapted to at "
     "the end (as --held_out_datasets are): dataset:class entries, a class "
     "by name, id or (tiny_imagenet) WordNet id; an entry without "
@@ -89,22 +95,24 @@ flags.DEFINE_list(
 )
 flags.DEFINE_integer(
     "image_channels",
-    3,
+    _TASK_DEFAULTS.image_channels,
     "Channels of the task images: 3 (RGB; grey images are repeated) or 1 "
     "(grey; RGB images are converted to their luma).",
 )
 flags.DEFINE_integer(
-    "train_per_class", 100, "Training examples of each class of a task."
+    "train_per_class",
+    _TASK_DEFAULTS.train_per_class,
+    "Training examples of each class of a task.",
 )
 flags.DEFINE_integer(
     "val_per_class",
-    20,
+    _TASK_DEFAULTS.val_per_class,
     "Validation examples of each class of a task, apart from its training "
     "examples: the reported accuracies are measured on them.",
 )
 flags.DEFINE_string(
     "data_dir",
-    None,
+    _TASK_DEFAULTS.data_dir,
     "Folder where TFDS datasets are prepared (default: TFDS's, "
     "$TFDS_DATA_DIR or ~/tensorflow_datasets).",
 )
@@ -241,46 +249,9 @@ def config_from_flags():
     """The config of the flags; a field with no flag (an option measured
     from Python, e.g. by a benchmark) keeps its default. A bad value is
     refused naming the flag, not the field."""
-    fields = meta_training.MetaTrainingConfig.__dataclass_fields__
-    values = {name: FLAGS[name].value for name in fields if name in FLAGS}
-    if values.get("image_sizes") is not None:
-        try:
-            values["image_sizes"] = [int(v) for v in values["image_sizes"]]
-        except ValueError:
-            raise ValueError(
-                f"--image_sizes={','.join(values['image_sizes'])}: give "
-                "sizes in pixels, e.g. 16,32."
-            ) from None
-        if not values["image_sizes"]:
-            values["image_sizes"] = None
-    try:
-        return meta_training.MetaTrainingConfig(**values)
-    except ValueError as error:
-        # "MetaTrainingConfig.epochs must be ..." -> "--epochs must be ...".
-        message = re.sub(
-            r"MetaTrainingConfig\.(\w+)",
-            lambda field: f"--{field[1]}" if field[1] in FLAGS else field[0],
-            str(error),
-        )
-        raise ValueError(message) from None
-
-
-def held_out_classes(entries):
-    """`{dataset: [class, ...]}` of --held_out_classes entries."""
-    held, dataset = {}, None
-    for entry in entries:
-        if ":" in entry:
-            dataset, entry = entry.rsplit(":", 1)
-        if dataset is None or not entry:
-            raise ValueError(
-                f"--held_out_classes: {entry!r} names no dataset: write the "
-                "first class of each dataset as dataset:class, e.g. "
-                "tiny_imagenet:n02124075."
-            )
-        held.setdefault(dataset, []).append(
-            int(entry) if entry.isdigit() else entry
-        )
-    return held
+    return meta_train_settings.meta_training_config(
+        FLAGS.flag_values_dict(), flags=FLAGS
+    )
 
 
 def task_distribution(config):
@@ -289,20 +260,10 @@ def task_distribution(config):
     --train_per_class, --val_per_class, --data_dir) and of `config`'s K,
     image size and seed. Checks the datasets; no image is read until a task
     is drawn."""
-    size = config.image_size
-    return data.TaskDistribution(
-        FLAGS.datasets,
-        num_classes=config.num_classes,
-        config=data.TaskConfig(
-            data.ImageSpec(size, size, FLAGS.image_channels),
-            train_per_class=FLAGS.train_per_class,
-            val_per_class=FLAGS.val_per_class,
-        ),
-        held_out_sources=FLAGS.held_out_datasets,
-        held_out_classes=held_out_classes(FLAGS.held_out_classes),
-        seed=config.seed,
-        data_dir=FLAGS.data_dir,
+    settings = meta_train_settings.TaskSettings.from_values(
+        FLAGS.flag_values_dict()
     )
+    return settings.task_distribution(config)
 
 
 def make_strategy(name):

@@ -25,7 +25,6 @@ from absl import flags
 
 from base_tf import (
     data,
-    evaluation,
     run_folder,
     search_space,
     training,
@@ -172,7 +171,8 @@ def main(argv):
     run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
     # Checks the dataset (no image is read yet).
     source = data.load_source(FLAGS.dataset, data_dir=FLAGS.data_dir)
-    print(f"genotype ({evaluation.space_of(genotype)}):\n{genotype}")
+    space = search_space.space_of(genotype).name
+    print(f"genotype ({space}):\n{genotype}")
     start = time.perf_counter()
     # Before any work: the folder is this run's (its settings recorded, or
     # the same as recorded), or refused naming each differing flag; one

@@ -1,14 +1,19 @@
 """Cell search spaces as data: candidate ops, spaces, genotypes.
 
 * `operations`: every candidate op as a Keras layer; `OPS[name](channels,
-  stride, affine)` builds one.
+  stride, affine)` builds one. `base_op.Op` is their base class, which
+  checks and configures their arguments; `building_blocks` holds the
+  convolutions and BN they (and the evaluation networks) are made of.
 * `darts`, `nas_bench_201`: the two spaces and their genotype types.
 * `space`: `SearchSpace`, the view a supernet iterates over (`space.edges`,
   `space.ops`), and the registry `get_space(name)`, `space_of(genotype)`.
+* `cell_graph`: `CellGraph`, a genotype's cell as the graph a picture of
+  it shows (`genotype.cell_graph(cell_type)`).
 * `genotypes`: published architectures, `genotype_from_json` and
   `resolve_genotype` (a name, a JSON file or a NAS-Bench-201 string).
 """
 
+from base_tf.search_space.cell_graph import CellGraph
 from base_tf.search_space.darts import DartsGenotype, reduction_cells
 from base_tf.search_space.genotypes import (
     CIFAR_TUNED,
@@ -41,6 +46,7 @@ from base_tf.search_space.space import (
 
 __all__ = [
     "CIFAR_TUNED",
+    "CellGraph",
     "DARTS_V2",
     "IMAGENET_TUNED",
     "OPS",

@@ -24,6 +24,8 @@ node, as DARTS's `Genotype` namedtuple does.
 import dataclasses
 import json
 
+from base_tf.search_space import cell_graph
+
 # The searched ops, in DARTS's order (the columns of the architecture
 # parameters).
 PRIMITIVES = (
@@ -258,6 +260,37 @@ class DartsGenotype:
         """The output nodes of `cell_type` ("normal" or "reduce")."""
         self._check_cell_type(cell_type)
         return getattr(self, f"{cell_type}_concat")
+
+    def cell_graph(self, cell_type):
+        """The cell `cell_type` as a graph to draw (see `cell_graph`).
+
+        The nodes: the two input cells "c_{k-2}" and "c_{k-1}"
+        (`PREVIOUS_CELL`), the intermediate nodes "0".."3" (nodes 2..5) and
+        the output "c_{k}" (`CONCAT`). The edges: every (op, input) pair as
+        the genotype holds it, node by node, then an edge without an op
+        from each output node (`concat`) to "c_{k}".
+
+        Args:
+            cell_type: "normal" or "reduce".
+
+        Returns:
+            A `cell_graph.CellGraph`.
+        """
+        names = {0: "c_{k-2}", 1: "c_{k-1}"}
+        nodes = [(names[i], cell_graph.PREVIOUS_CELL) for i in (0, 1)]
+        edges = []
+        for node, pairs in zip(
+            INTERMEDIATE_NODES, self.nodes(cell_type), strict=True
+        ):
+            names[node] = str(node - NUM_INPUT_NODES)
+            nodes.append((names[node], cell_graph.NODE))
+            edges += [(names[source], names[node], op) for op, source in pairs]
+        output = "c_{k}"
+        nodes.append((output, cell_graph.CONCAT))
+        edges += [
+            (names[node], output, None) for node in self.concat(cell_type)
+        ]
+        return cell_graph.CellGraph(nodes, edges)
 
     def __str__(self):
         lines = []

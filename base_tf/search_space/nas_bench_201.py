@@ -18,6 +18,8 @@ import dataclasses
 import json
 import re
 
+from base_tf.search_space import cell_graph
+
 # The ops, in NAS-Bench-201's order (the columns of the architecture
 # parameters).
 PRIMITIVES = (
@@ -209,6 +211,33 @@ class NasBench201Genotype:
     def from_cell_nodes(cls, cells):
         """The inverse of `cell_nodes`: `cells` maps "cell" to its nodes."""
         return cls(cells[CELL_TYPES[0]])
+
+    def cell_graph(self, cell_type="cell"):
+        """The cell as a graph to draw (see `cell_graph`).
+
+        The nodes "0".."3", all of them `NODE`s, as NAS-Bench-201 numbers
+        them; the edges that carry an op, node by node, the `none` edges
+        (no connection) left out.
+
+        Args:
+            cell_type: "cell", the one cell type of this space.
+
+        Returns:
+            A `cell_graph.CellGraph`.
+
+        Raises:
+            ValueError: another cell type.
+        """
+        nodes = self.cell_nodes(cell_type)
+        return cell_graph.CellGraph(
+            nodes=[(str(node), cell_graph.NODE) for node in range(NUM_NODES)],
+            edges=[
+                (str(source), str(node), op)
+                for node, pairs in zip(COMPUTED_NODES, nodes, strict=True)
+                for op, source in pairs
+                if op != "none"
+            ],
+        )
 
     def ops_by_edge(self):
         """The op on each edge, in `EDGES` order."""

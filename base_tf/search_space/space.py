@@ -7,7 +7,13 @@ reads a genotype of `genotype_type` off per-edge op probabilities.
 `inputs_per_node` says what a genotype keeps of the cell's edges, and every
 `genotype_type` reads and writes its cells as the same data, the (op,
 input) pairs of each computed node (`cell_nodes`, `from_cell_nodes`), so
-code over genotypes need not know which space it is in.
+code over genotypes need not know which space it is in. What else differs
+between spaces is data here too, so that callers need not ask which space
+they are in: the derivation rules a space allows (`derivation_rules`,
+`sampling_rules`), the published notation its genotypes print in
+(`notation`), and the network a genotype of it is trained as
+(`network_size`, `auxiliary_head`). A genotype also says how its cells are
+drawn (`cell_graph`).
 
 The order of `edges` and `ops` is the layout of the architecture
 parameters: row e is edge `edges[e]`, column o is op `ops[o]`. Both orders
@@ -49,6 +55,22 @@ class SearchSpace:
             node whose sampled ops are all `none` (an all-zero map) would be
             normalised over zero variance, and its gradient scaled by
             1 / sqrt(epsilon) (benchmarks/edge_gradients.py).
+        derivation_rules: the rules of `base_tf.derivation` that read a
+            genotype of this space off q(z|D), by name, the default first
+            (DARTS: "slots", "darts"; NAS-Bench-201: "argmax").
+        sampling_rules: those of `derivation_rules` with a sampling model,
+            which can propose genotypes (`derivation.sample`).
+        notation: the name of the published notation that `str()` of a
+            genotype writes, which programs print on a line of its own
+            (NAS-Bench-201: its architecture string); None when there is
+            none (DARTS: `str()` is this project's own).
+        network_size: `(channels, num_cells)` of the network a genotype of
+            this space is trained as when the caller gives neither
+            (`evaluation.build_network`): DARTS (40, 20), BASE's CIFAR-10
+            network; NAS-Bench-201 (16, 5), 5 cells a stage, as the
+            benchmark's networks. None: no default.
+        auxiliary_head: whether that network can have DARTS's auxiliary
+            head (DARTS's only).
 
     Raises:
         ValueError: a field is malformed; the message says which and why.
@@ -62,6 +84,11 @@ class SearchSpace:
     genotype_type: type
     inputs_per_node: int | None = None
     pool_batch_norm: bool = True
+    derivation_rules: tuple = ()
+    sampling_rules: tuple = ()
+    notation: str | None = None
+    network_size: tuple | None = None
+    auxiliary_head: bool = False
 
     def __post_init__(self):
         where = f"SearchSpace {self.name!r}"
@@ -114,9 +141,37 @@ class SearchSpace:
                 f"{where}: inputs_per_node must be a positive integer or "
                 f"None; got {self.inputs_per_node!r}."
             )
+        rules = tuple(self.derivation_rules)
+        sampling_rules = tuple(self.sampling_rules)
+        names = all(isinstance(rule, str) for rule in rules)
+        if not names or len(set(rules)) != len(rules):
+            raise ValueError(
+                f"{where}: derivation_rules must be distinct rule names; got "
+                f"{rules}."
+            )
+        if not set(sampling_rules) <= set(rules):
+            raise ValueError(
+                f"{where}: sampling_rules {sampling_rules} must be some of "
+                f"derivation_rules {rules}."
+            )
+        network_size = self.network_size
+        if network_size is not None:
+            network_size = tuple(network_size)
+            if len(network_size) != 2 or not all(
+                isinstance(n, int) and not isinstance(n, bool) and n >= 1
+                for n in network_size
+            ):
+                raise ValueError(
+                    f"{where}: network_size must be (channels, num_cells), "
+                    f"two positive integers, or None; got "
+                    f"{self.network_size!r}."
+                )
         object.__setattr__(self, "ops", ops)
         object.__setattr__(self, "cell_types", cell_types)
         object.__setattr__(self, "edges", edges)
+        object.__setattr__(self, "derivation_rules", rules)
+        object.__setattr__(self, "sampling_rules", sampling_rules)
+        object.__setattr__(self, "network_size", network_size)
 
     @property
     def num_ops(self):
@@ -166,6 +221,10 @@ DARTS = SearchSpace(
     num_input_nodes=darts.NUM_INPUT_NODES,
     genotype_type=darts.DartsGenotype,
     inputs_per_node=darts.INPUTS_PER_NODE,
+    derivation_rules=("slots", "darts"),
+    sampling_rules=("slots",),
+    network_size=(40, 20),
+    auxiliary_head=True,
 )
 
 NAS_BENCH_201 = SearchSpace(
@@ -177,6 +236,10 @@ NAS_BENCH_201 = SearchSpace(
     genotype_type=nas_bench_201.NasBench201Genotype,
     inputs_per_node=None,
     pool_batch_norm=False,
+    derivation_rules=("argmax",),
+    sampling_rules=("argmax",),
+    notation="NAS-Bench-201 architecture string",
+    network_size=(16, 5),
 )
 
 SPACES = {space.name: space for space in (DARTS, NAS_BENCH_201)}

@@ -6,7 +6,7 @@ import json
 import tensorflow as tf
 from absl.testing import parameterized
 
-from base_tf.search_space import darts
+from base_tf.search_space import cell_graph, darts
 from base_tf.search_space.darts import DartsGenotype
 
 NORMAL = [
@@ -120,6 +120,43 @@ class DartsGenotypeTest(tf.test.TestCase, parameterized.TestCase):
             ValueError, r"Unknown DARTS cell type 'cell'.*normal, reduce"
         ):
             genotype.nodes("cell")
+
+    def test_cell_graph(self):
+        graph = _genotype(reduce_concat=(3, 5)).cell_graph("reduce")
+        self.assertEqual(
+            graph.nodes,
+            (
+                ("c_{k-2}", cell_graph.PREVIOUS_CELL),
+                ("c_{k-1}", cell_graph.PREVIOUS_CELL),
+                ("0", cell_graph.NODE),
+                ("1", cell_graph.NODE),
+                ("2", cell_graph.NODE),
+                ("3", cell_graph.NODE),
+                ("c_{k}", cell_graph.CONCAT),
+            ),
+        )
+        self.assertEqual(
+            graph.edges,
+            (
+                ("c_{k-2}", "0", "max_pool_3x3"),
+                ("c_{k-1}", "0", "avg_pool_3x3"),
+                ("0", "1", "skip_connect"),
+                ("c_{k-2}", "1", "sep_conv_5x5"),
+                ("1", "2", "dil_conv_3x3"),
+                ("c_{k-1}", "2", "max_pool_3x3"),
+                ("2", "3", "skip_connect"),
+                ("0", "3", "sep_conv_3x3"),
+                ("1", "c_{k}", None),
+                ("3", "c_{k}", None),
+            ),
+        )
+
+    def test_cell_graph_keeps_none_and_repeated_pairs(self):
+        edges = _genotype().cell_graph("normal").edges
+        self.assertEqual(edges[2:4], (("0", "1", "dil_conv_5x5"),) * 2)
+        self.assertIn(("c_{k-2}", "2", "none"), edges)
+        with self.assertRaisesRegex(ValueError, r"Unknown DARTS cell type"):
+            _genotype().cell_graph("cell")
 
     def test_str_one_line_per_cell_type(self):
         lines = str(_genotype()).splitlines()

@@ -5,7 +5,7 @@ import json
 import tensorflow as tf
 from absl.testing import parameterized
 
-from base_tf.search_space import nas_bench_201
+from base_tf.search_space import cell_graph, nas_bench_201
 from base_tf.search_space.nas_bench_201 import NasBench201Genotype
 
 BEST = (
@@ -89,6 +89,25 @@ class NasBench201GenotypeTest(tf.test.TestCase, parameterized.TestCase):
             eval(repr(genotype), {"NasBench201Genotype": NasBench201Genotype}),
             genotype,
         )
+
+    def test_cell_graph_leaves_out_none_edges(self):
+        graph = NasBench201Genotype.from_string(MIXED).cell_graph()
+        self.assertEqual(
+            graph.nodes, tuple((str(n), cell_graph.NODE) for n in range(4))
+        )
+        self.assertEqual(
+            graph.edges,
+            (
+                ("0", "1", "avg_pool_3x3"),
+                ("1", "2", "nor_conv_1x1"),
+                ("2", "3", "avg_pool_3x3"),
+            ),
+        )
+        self.assertEqual(
+            NasBench201Genotype.from_string(MIXED).cell_graph("cell"), graph
+        )
+        with self.assertRaisesRegex(ValueError, r"cell type 'normal'"):
+            NasBench201Genotype.from_string(MIXED).cell_graph("normal")
 
     def test_ops_by_edge_round_trip(self):
         genotype = NasBench201Genotype.from_string(EXAMPLE)

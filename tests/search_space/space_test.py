@@ -65,6 +65,20 @@ class RegistryTest(tf.test.TestCase, parameterized.TestCase):
             )
             self.assertEqual(counted, space.num_edges)
 
+    def test_what_differs_between_spaces(self):
+        darts_space = get_space("darts")
+        self.assertEqual(darts_space.derivation_rules, ("slots", "darts"))
+        self.assertEqual(darts_space.sampling_rules, ("slots",))
+        self.assertIsNone(darts_space.notation)
+        self.assertEqual(darts_space.network_size, (40, 20))
+        self.assertTrue(darts_space.auxiliary_head)
+        nb201 = get_space("nas_bench_201")
+        self.assertEqual(nb201.derivation_rules, ("argmax",))
+        self.assertEqual(nb201.sampling_rules, ("argmax",))
+        self.assertEqual(nb201.notation, "NAS-Bench-201 architecture string")
+        self.assertEqual(nb201.network_size, (16, 5))
+        self.assertFalse(nb201.auxiliary_head)
+
     def test_unknown_space(self):
         with self.assertRaisesRegex(
             ValueError,
@@ -94,6 +108,18 @@ class SearchSpaceValidationTest(tf.test.TestCase, parameterized.TestCase):
         space = _space(edges=[[0, 1], [0, 2], [1, 2]], ops=["none"])
         self.assertEqual(space.edges, ((0, 1), (0, 2), (1, 2)))
         self.assertEqual(space.ops, ("none",))
+        self.assertEqual(space.derivation_rules, ())
+        self.assertIsNone(space.network_size)
+
+    def test_rules_and_size_stored_as_tuples(self):
+        space = _space(
+            derivation_rules=["argmax"],
+            sampling_rules=["argmax"],
+            network_size=[8, 2],
+        )
+        self.assertEqual(space.derivation_rules, ("argmax",))
+        self.assertEqual(space.sampling_rules, ("argmax",))
+        self.assertEqual(space.network_size, (8, 2))
 
     @parameterized.named_parameters(
         (
@@ -133,6 +159,21 @@ class SearchSpaceValidationTest(tf.test.TestCase, parameterized.TestCase):
             "node_without_edge",
             {"edges": ((0, 1), (0, 3))},
             r"every node after the 1 input nodes needs an incoming edge",
+        ),
+        (
+            "duplicate_rule",
+            {"derivation_rules": ("argmax", "argmax")},
+            r"derivation_rules must be distinct rule names",
+        ),
+        (
+            "sampling_rule_not_a_rule",
+            {"derivation_rules": ("argmax",), "sampling_rules": ("slots",)},
+            r"sampling_rules \('slots',\) must be some of derivation_rules",
+        ),
+        (
+            "network_size",
+            {"network_size": (16, 0)},
+            r"network_size must be \(channels, num_cells\), two positive",
         ),
     )
     def test_refuses(self, changes, message):
