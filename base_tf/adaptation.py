@@ -19,220 +19,51 @@ from the meta-trained K, the prior's classifier is widened or narrowed by
 from the mean of the K meta-trained ones (tasks relabel their classes at
 random, so these are K estimates of one class prior), and the rest of W is
 kept as is.
+
+This module holds the procedure: the task adaptation sees (`make_task`)
+and the T' steps (`adapt`). How it is configured is `adaptation_config`'s,
+the `Posterior` it returns is `adapted_posterior`'s, and the output folder
+a program writes it to is `adaptation_run`'s; all are served here too.
 """
 
 import dataclasses
-import json
-import os
 import time
 
 import numpy as np
 import tensorflow as tf
 
-from base_tf import (
-    data,
-    derivation,
-    inference,
-    meta_training,
-    plots,
-    progress,
-    run_folder,
-    search_space,
+from base_tf import data, inference, progress
+from base_tf.adaptation_config import (
+    HARD_SAMPLE_TEMPERATURE,
+    AdaptationConfig,
+    num_classes,
 )
+from base_tf.adaptation_run import (
+    RUN_KIND,
+    claim_output_dir,
+    find_previous,
+    run_settings,
+    write_outputs,
+)
+from base_tf.adapted_posterior import POSTERIOR_FILE, Posterior
 from base_tf.inference import statistics
 
-POSTERIOR_FILE = "posterior.json"
-RUN_KIND = "adaptation"
-
-# tau at adaptation with hard samples (see `AdaptationConfig.temperature`).
-HARD_SAMPLE_TEMPERATURE = 1.0
-
-
-@dataclasses.dataclass(frozen=True)
-class AdaptationConfig:
-    """How a prior is adapted to a dataset.
-
-    Args:
-        steps: T', the inner-loop steps; 0 keeps the prior.
-        batch_size: examples per step.
-        learning_rate: eta for (mu, rho); None: the meta-training run's.
-        arch_learning_rate: eta for phi; None: the meta-training run's.
-        temperature: tau of q(z|D); None: 1 for hard samples, meta-training's
-            last epoch's for relaxed ones. A hard sample's law does not
-            depend on tau (the argmax of logits plus Gumbel noise, scaled
-            or not); tau only shapes the straight-through gradient, which
-            is least noisy at 1 (`benchmarks/posterior_learning.py --snr`).
-            Measured by `benchmarks/search_quality.py` and
-            `benchmarks/adaptation_sweep.py` (README, "Search quality").
-        classes: the dataset's K classes (names or ids), or None to draw
-            them with `seed` (all of them when the dataset has K).
-        split: the split training and validation examples come from.
-        train_per_class: training examples per class (None: all).
-        val_per_class: validation examples per class, held out of training,
-            on which accuracy before and after adaptation is reported.
-        rule: the derivation rule (`derivation.RULES`); None: the default.
-        seed: seeds the classes, the examples, the batches and the noise.
-        num_classes: K', the classes of the task; None: `len(classes)`
-            when they are given, else the prior's K, or all of the
-            dataset's classes when it has fewer. A K' other than the
-            prior's K widens or narrows its classifier (see the module
-            doc).
-        image_size: the task's images are brought to this size; None: the
-            meta-training size.
-        arch_sample: the z the inner loop trains on, "relaxed" or "hard"
-            (see `inference.InnerLoopConfig`); None: the meta-training
-            run's.
-        arch_warmup: the fraction of the T' steps, from the first, in
-            which the architecture logits hold still while the weights
-            fit the task (see `inference.InnerLoopConfig`).
-    """
-
-    steps: int = 50
-    batch_size: int = 32
-    learning_rate: float | None = None
-    arch_learning_rate: float | None = None
-    temperature: float | None = None
-    classes: tuple | None = None
-    split: str = "train"
-    train_per_class: int | None = 500
-    val_per_class: int = 100
-    rule: str | None = None
-    seed: int = 0
-    num_classes: int | None = None
-    image_size: int | None = None
-    arch_sample: str | None = None
-    arch_warmup: float = 0.0
-
-    def __post_init__(self):
-        for name in ("steps", "batch_size", "val_per_class", "seed"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int):
-                raise ValueError(f"{name} must be an int, got {value!r}.")
-        if self.steps < 0 or self.seed < 0:
-            raise ValueError("steps and seed must be >= 0.")
-        if self.batch_size < 1 or self.val_per_class < 1:
-            raise ValueError("batch_size and val_per_class must be >= 1.")
-        for name in ("learning_rate", "arch_learning_rate", "temperature"):
-            value = getattr(self, name)
-            if value is not None and not value > 0:
-                raise ValueError(f"{name} must be > 0 or None, got {value!r}.")
-        if self.classes is not None:
-            object.__setattr__(self, "classes", tuple(self.classes))
-        for name, least in (("num_classes", 2), ("image_size", 1)):
-            value = getattr(self, name)
-            if value is not None and (
-                isinstance(value, bool)
-                or not isinstance(value, int)
-                or value < least
-            ):
-                raise ValueError(
-                    f"{name} must be an int >= {least} or None, got {value!r}."
-                )
-        if (
-            self.num_classes is not None
-            and self.classes is not None
-            and len(self.classes) != self.num_classes
-        ):
-            raise ValueError(
-                f"{len(self.classes)} classes given for num_classes="
-                f"{self.num_classes}: give as many classes as num_classes."
-            )
-        if isinstance(self.arch_warmup, bool) or not (
-            isinstance(self.arch_warmup, (int, float))
-            and 0 <= self.arch_warmup < 1
-        ):
-            raise ValueError(
-                f"arch_warmup must be a fraction in [0, 1), got "
-                f"{self.arch_warmup!r}."
-            )
-        if self.arch_sample is not None and (
-            self.arch_sample not in inference.SAMPLES
-        ):
-            raise ValueError(
-                f"arch_sample must be one of {inference.SAMPLES} or None, got "
-                f"{self.arch_sample!r}."
-            )
-
-
-@dataclasses.dataclass
-class Posterior:
-    """An adapted posterior q(z|D) q(theta|D) and where it came from.
-
-    Attributes:
-        params: `VariationalParameters` (phi, psi) as numpy arrays.
-        meta_config: the `MetaTrainingConfig` of the prior it started from.
-        info: what was adapted to, how, and the measured results (a
-            JSON-ready dict: dataset, class_names, steps, accuracies,
-            timings, ...).
-    """
-
-    params: inference.VariationalParameters
-    meta_config: meta_training.MetaTrainingConfig
-    info: dict
-
-    @property
-    def space(self):
-        """The `SearchSpace` of the supernet."""
-        return search_space.get_space(self.meta_config.search_space)
-
-    @property
-    def op_probabilities(self):
-        """p_e(o) = softmax(phi_e)_o, `[cell types, edges, ops]`."""
-        return derivation.op_probabilities(self.params.logits)
-
-    def genotype(self, rule=None):
-        """The derived genotype (see `derivation.derive`)."""
-        return derivation.derive(self.space, self.op_probabilities, rule)
-
-    def save(self, directory):
-        """Writes the posterior: a TF checkpoint of (phi, psi) and a JSON."""
-        os.makedirs(directory, exist_ok=True)
-        tf.train.Checkpoint(
-            **{k: tf.Variable(v) for k, v in self.params._asdict().items()}
-        ).write(os.path.join(directory, "posterior"))
-        with open(os.path.join(directory, POSTERIOR_FILE), "w") as f:
-            json.dump(
-                {"meta_config": self.meta_config.to_dict(), **self.info},
-                f,
-                indent=2,
-            )
-
-    @classmethod
-    def load(cls, directory):
-        """Reads a posterior written by `save` (an `adapt` output folder).
-
-        Raises:
-            ValueError: the folder holds no adapted posterior.
-        """
-        path = os.path.join(directory, POSTERIOR_FILE)
-        if not os.path.isfile(path):
-            raise ValueError(
-                f"{directory!r} holds no adapted posterior (no "
-                f"{POSTERIOR_FILE}): pass the --output_dir of a `bazel run "
-                "//bin:adapt` run."
-            )
-        with open(path) as f:
-            info = json.load(f)
-        meta_config = meta_training.MetaTrainingConfig(
-            **info.pop("meta_config")
-        )
-        reader = tf.train.load_checkpoint(os.path.join(directory, "posterior"))
-        params = inference.VariationalParameters(
-            *(
-                reader.get_tensor(f"{name}/.ATTRIBUTES/VARIABLE_VALUE")
-                for name in inference.VariationalParameters._fields
-            )
-        )
-        return cls(params, meta_config, info)
-
-
-def num_classes(config, meta_num_classes, dataset_num_classes):
-    """K' of an adaptation (see `AdaptationConfig.num_classes`)."""
-    if config.num_classes is not None:
-        return config.num_classes
-    if config.classes is not None:
-        return len(config.classes)
-    return min(meta_num_classes, dataset_num_classes)
+# The config, the posterior and the output folder have modules of their
+# own; they are served here too, as the library's one name for adaptation.
+__all__ = [
+    "HARD_SAMPLE_TEMPERATURE",
+    "POSTERIOR_FILE",
+    "RUN_KIND",
+    "AdaptationConfig",
+    "Posterior",
+    "adapt",
+    "claim_output_dir",
+    "find_previous",
+    "make_task",
+    "num_classes",
+    "run_settings",
+    "write_outputs",
+]
 
 
 def make_task(source, meta_config, config, data_dir=None, image_channels=3):
@@ -405,163 +236,3 @@ def _accuracy(net, params, task, hard=False, batch_size=256):
         )
         correct += float(accuracy) * int(labels.shape[0])
     return correct / task.num_val
-
-
-def write_outputs(posterior, output_dir, rule=None):
-    """Writes an adapted posterior and what it says, into `output_dir`.
-
-    Files: the posterior (`posterior.*` checkpoint and `posterior.json`),
-    `genotype.json` and `genotype.txt` (readable; for NAS-Bench-201 also
-    the canonical architecture string), `choices.txt` (every choice's op
-    probabilities and entropy), a diagram of each cell
-    (`cell_<type>.png`) and `posterior.png` (the op probabilities).
-
-    Args:
-        posterior: the `Posterior`.
-        output_dir: a new or empty folder.
-        rule: the derivation rule (default: the space's).
-
-    Returns:
-        `(genotype, paths)`: the derived genotype, and `{name: path}` of
-        the files written.
-
-    Raises:
-        FileExistsError: `output_dir` already holds an adapted posterior.
-    """
-    if os.path.exists(os.path.join(output_dir, POSTERIOR_FILE)):
-        raise FileExistsError(
-            f"{output_dir!r} already holds an adapted posterior; choose "
-            "another --output_dir (nothing was overwritten)."
-        )
-    space = posterior.space
-    probs = posterior.op_probabilities
-    rule = rule or derivation.default_rule(space)
-    genotype = derivation.derive(space, probs, rule)
-    posterior.info["rule"] = rule
-    os.makedirs(output_dir, exist_ok=True)
-    paths = {}
-
-    def write(name, text):
-        paths[name] = os.path.join(output_dir, name)
-        with open(paths[name], "w") as f:
-            f.write(text + "\n")
-
-    write("genotype.json", genotype.to_json(indent=2))
-    write("genotype.txt", str(genotype))
-    write("choices.txt", derivation.choices_table(space, probs))
-    for cell_type in space.cell_types:
-        name = f"cell_{cell_type}.png"
-        paths[name] = plots.cell_diagram(
-            genotype, cell_type, os.path.join(output_dir, name)
-        )
-    paths["posterior.png"] = plots.posterior_heatmap(
-        space,
-        probs,
-        os.path.join(output_dir, "posterior.png"),
-        title=f"q(z|D) after {posterior.info['config']['steps']} steps on "
-        f"{posterior.info['dataset']}",
-    )
-    # Last: posterior.json marks a complete folder (see `find_previous`).
-    posterior.save(output_dir)
-    paths["posterior"] = os.path.join(output_dir, POSTERIOR_FILE)
-    return genotype, paths
-
-
-def run_settings(checkpoint, dataset, config):
-    """Every setting that changes an adaptation's result.
-
-    Named as bin/adapt's flags: the prior (`checkpoint`, the path of the
-    meta-training run's last checkpoint, and `prior`, that run's settings),
-    the `dataset` (a TFDS name or a folder's path; not where it is
-    stored) and the `AdaptationConfig` (`steps` as `adapt_steps`), with
-    `num_classes`, `image_size` and `arch_sample` resolved to the values
-    used (older records, without them, used the prior's).
-
-    Args:
-        checkpoint: the meta-training run folder.
-        dataset: the `data.Source` adapted to.
-        config: the `AdaptationConfig`.
-
-    Returns:
-        A JSON-ready dict.
-
-    Raises:
-        ValueError: `checkpoint` is not a meta-training run with a
-            checkpoint.
-    """
-    fields = dataclasses.asdict(config)
-    prior = meta_training.read_settings(checkpoint)
-    fields.update(_prior_defaults(prior))
-    fields["num_classes"] = num_classes(
-        config, prior["num_classes"], dataset.num_classes
-    )
-    for name in ("image_size", "arch_sample"):
-        if getattr(config, name) is not None:
-            fields[name] = getattr(config, name)
-    return {
-        "checkpoint": os.path.abspath(meta_training.latest(checkpoint)),
-        "prior": prior,
-        "dataset": run_folder.dataset_name(dataset),
-        "adapt_steps": fields.pop("steps"),
-        **fields,
-    }
-
-
-def _prior_defaults(prior):
-    """The settings an adaptation of before `num_classes`, `image_size`
-    and `arch_sample` existed took from its prior (`prior`: its settings)."""
-    return {
-        "num_classes": prior["num_classes"],
-        "image_size": prior["image_size"],
-        "arch_sample": prior.get("arch_sample", "relaxed"),
-    }
-
-
-def claim_output_dir(output_dir, checkpoint, dataset, config, flags=()):
-    """Claims an adaptation's output folder (see `run_folder.claim`).
-
-    The folder records `run_settings(checkpoint, dataset, config)`; one of
-    another adaptation, of an older version (a posterior but no settings
-    record) or of other files is refused, and so is one another process
-    is writing. Then `find_previous` says whether it is complete.
-
-    Args:
-        output_dir: the output folder.
-        checkpoint, dataset, config: see `run_settings`.
-        flags: the caller's flag names, to name settings `--name`.
-
-    Returns:
-        The `run_folder.RunFolder`, locked until released.
-
-    Raises:
-        ValueError: a bad `checkpoint`; `run_folder.RunFolderError`: the
-            folder cannot hold this adaptation.
-    """
-    settings = run_settings(checkpoint, dataset, config)
-    return run_folder.claim(
-        output_dir,
-        RUN_KIND,
-        settings,
-        older_files=(POSTERIOR_FILE,),
-        defaults=_prior_defaults(settings["prior"]),
-        flags=flags,
-    )
-
-
-def find_previous(output_dir):
-    """The posterior an earlier run of this adaptation left, if complete.
-
-    Adaptation is deterministic for its settings, so a rerun with the same
-    ones reuses a complete output folder. Claim the folder first
-    (`claim_output_dir`): the claim checks the settings.
-
-    Args:
-        output_dir: the output folder.
-
-    Returns:
-        The `Posterior` in `output_dir`, or None when it holds none (a new
-        folder, or a run that ended before writing it).
-    """
-    if not os.path.exists(os.path.join(output_dir, POSTERIOR_FILE)):
-        return None
-    return Posterior.load(output_dir)

@@ -18,21 +18,20 @@ a device.
 
 State: W (the model's weights) and the epoch count are checkpointed with
 `tf.train.CheckpointManager`, in a run folder claimed first (see
-`meta_training_run`). The config is `meta_training_config`'s.
+`meta_training_run`). This module holds the epochs, lines 2 and 4-10
+(`MetaTrainer`); the config is `meta_training_config`'s, line 3 (drawing
+the tasks) `meta_training_tasks`'s, and what an epoch reports
+`meta_training_summaries`'s.
 """
 
-import concurrent.futures
-import contextlib
-import dataclasses
 import os
 import time
 import weakref
 
 import keras
-import numpy as np
 import tensorflow as tf
 
-from base_tf import inference
+from base_tf import inference, meta_training_run
 from base_tf.inference import statistics
 from base_tf.meta_training_config import MetaTrainingConfig
 from base_tf.meta_training_run import (
@@ -49,9 +48,17 @@ from base_tf.meta_training_run import (
     run_settings,
     write_config,
 )
+from base_tf.meta_training_summaries import (
+    PHASES,
+    PhaseClock,
+    prior_line,
+    write_summaries,
+)
+from base_tf.meta_training_tasks import TaskSampler, task_seed
 
-# The config and the run folder have modules of their own; they are served
-# here too, as the library's one name for meta-training.
+# The config, the run folder, the tasks and the summaries have modules of
+# their own; their public names are served here too, as the library's one
+# name for meta-training.
 __all__ = [
     "CONFIG_FILE",
     "PHASES",
@@ -68,11 +75,6 @@ __all__ = [
     "run_settings",
     "task_seed",
 ]
-
-
-def task_seed(seed, index):
-    """The noise seed of task `index` of a run seeded `seed`."""
-    return tf.constant([seed, index], tf.int64)
 
 
 class MetaTrainer:
@@ -132,19 +134,10 @@ class MetaTrainer:
         self.checkpoint = tf.train.Checkpoint(
             model=self.model, epoch=self.epoch
         )
-        # Under a multi-worker strategy every worker saves (saving is a
-        # collective), the chief into output_dir, the others into folders
-        # of their own that nothing reads.
-        checkpoints = os.path.join(output_dir, "checkpoints")
-        if not self.is_chief:
-            resolver = self.strategy.cluster_resolver
-            checkpoints = os.path.join(
-                output_dir,
-                "workers",
-                f"{resolver.task_type}_{resolver.task_id}",
-            )
         self.manager = tf.train.CheckpointManager(
-            self.checkpoint, checkpoints, max_to_keep=3
+            self.checkpoint,
+            meta_training_run.checkpoint_dir(output_dir, self.strategy),
+            max_to_keep=3,
         )
         if self.manager.latest_checkpoint:
             self.checkpoint.restore(
@@ -158,13 +151,8 @@ class MetaTrainer:
         # One traced function per image size (`_adapt_step`), so a run of
         # several sizes never retraces per task.
         self._adapt_steps = {}
-        # Draws the next tasks while the inner loop runs (`_sample`); the
-        # next epoch's first ones, drawn during this epoch, wait in _next.
-        self._sampler = concurrent.futures.ThreadPoolExecutor(
-            max_workers=1, thread_name_prefix="task-sampler"
-        )
-        weakref.finalize(self, self._sampler.shutdown, cancel_futures=True)
-        self._next = None
+        # Draws the tasks, the next ones while the inner loop runs.
+        self._sampler = TaskSampler(config, self.tasks, self.strategy)
 
     @property
     def supernet(self):
@@ -240,51 +228,6 @@ class MetaTrainer:
         ]
         return tf.nest.pack_sequence_as(per_replica, flat)
 
-    def _task_inputs(self, index, tasks=None, size=None):
-        """The T training batches, the validation set and N of task `index`
-        (at `size` pixels; default: the distribution's)."""
-        tasks = tasks or self.tasks
-        spec = tasks.config.image_spec
-        if size is not None and size != spec.height:
-            spec = dataclasses.replace(spec, height=size, width=size)
-            task = tasks.sample(index, image_spec=spec)
-        else:
-            task = tasks.sample(index)
-        cfg = self.config
-        train = task.train_dataset(
-            cfg.batch_size, seed=int(index), drop_remainder=True
-        )
-        images, labels = next(iter(train.batch(cfg.inner_steps)))
-        val_images, val_labels = next(
-            iter(task.val_dataset(max(task.num_val, 1)))
-        )
-        return (
-            images,
-            labels,
-            val_images,
-            val_labels,
-            np.float32(task.num_train),
-            task_seed(cfg.seed, index),
-        )
-
-    def _distributed_inputs(self, indices, tasks=None, size=None):
-        return self._distribute(
-            [self._task_inputs(i, tasks, size) for i in indices]
-        )
-
-    def _distribute(self, per_task):
-        """The replicas' inputs of `_task_inputs` of each of their tasks."""
-        if len(per_task) == 1:
-            return tuple(tf.convert_to_tensor(x) for x in per_task[0])
-        return tuple(
-            self.strategy.experimental_distribute_values_from_function(
-                lambda ctx, k=k: tf.convert_to_tensor(
-                    per_task[ctx.replica_id_in_sync_group][k]
-                )
-            )
-            for k in range(len(per_task[0]))
-        )
-
     def train_epoch(self):
         """Runs one epoch (lines 3-10) and returns its metrics.
 
@@ -292,28 +235,26 @@ class MetaTrainer:
         seconds of each phase of the epoch (`PHASES`; `time/checkpoint` is
         added by `train`), and `traces` the inner-loop traces so far."""
         cfg = self.config
-        clock = _PhaseClock()
+        clock = PhaseClock()
         epoch = int(self.epoch.numpy())
         temperature = tf.constant(cfg.temperature(epoch), tf.float32)
         w = self.model.meta_parameters
         if cfg.exchangeable_classes:
             w = self.model.exchangeable(w)
         delta_sum, num_finite, sums, entropy = None, 0.0, {}, None
-        groups = self._groups(epoch)
-        pending = self._prefetched(epoch) or self._sample(*groups[0])
+        sampler = self._sampler
+        groups = sampler.groups(epoch)
+        pending = sampler.prefetched(epoch) or sampler.sample(*groups[0])
         for g, (_, size) in enumerate(groups):
             # The tasks were drawn while the last group adapted: "sampling"
             # is only the wait for them, the time sampling is on the
             # critical path.
             with clock("sampling"):
-                inputs = self._distribute(pending.result())
+                inputs = sampler.distribute(pending.result())
             if g + 1 < len(groups):
-                pending = self._sample(*groups[g + 1])
+                pending = sampler.sample(*groups[g + 1])
             elif epoch + 1 < cfg.epochs:
-                self._next = (
-                    epoch + 1,
-                    self._sample(*self._groups(epoch + 1)[0]),
-                )
+                sampler.prefetch(epoch + 1)
             with clock("adaptation"):
                 delta, finite, metrics, ent = self._adapt_step(
                     w, inputs, temperature, size
@@ -351,46 +292,10 @@ class MetaTrainer:
             ):
                 results[f"meta_update_norm/{k}"] = v
         results.update(clock.seconds())
-        self._summarise(epoch, results, entropy / count)
+        write_summaries(
+            self._writer, self.supernet.space, epoch, results, entropy / count
+        )
         return results
-
-    def _groups(self, epoch):
-        """The epoch's calls of the replicas: `(task indices, image size)`.
-
-        Task c of the epoch is at `config.task_size(c)`; the replicas of
-        one call take tasks of one size (c, c + n, ... for n sizes)."""
-        cfg = self.config
-        replicas = self.strategy.num_replicas_in_sync
-        order = sorted(
-            range(cfg.tasks_per_epoch), key=lambda c: (cfg.task_size(c), c)
-        )
-        first = epoch * cfg.tasks_per_epoch
-        return [
-            (
-                [first + c for c in order[start : start + replicas]],
-                cfg.task_size(order[start]),
-            )
-            for start in range(0, cfg.tasks_per_epoch, replicas)
-        ]
-
-    def _sample(self, indices, size):
-        """A future of the `_task_inputs` of tasks `indices` at `size`,
-        drawn on the sampler's thread: TensorFlow runs the inner loop
-        without holding Python's lock, so the next tasks are read and
-        decoded while it runs. One thread: tasks are drawn one at a time,
-        in order, as without it."""
-        return self._sampler.submit(
-            lambda: [self._task_inputs(i, None, size) for i in indices]
-        )
-
-    def _prefetched(self, epoch):
-        """The future of `epoch`'s first tasks if the last epoch drew them
-        (None, after waiting for it, if it drew another epoch's)."""
-        if self._next is None:
-            return None
-        (drawn_for, future), self._next = self._next, None
-        future.result()  # raises what sampling raised
-        return future if drawn_for == epoch else None
 
     @property
     def traces(self):
@@ -426,10 +331,10 @@ class MetaTrainer:
             temperature = cfg.temperature(cfg.epochs - 1)
         temperature = tf.constant(temperature, tf.float32)
         w = self.model.meta_parameters
-        self._prefetched(None)  # no sampling on two threads at once
+        self._sampler.prefetched(None)  # no sampling on two threads at once
         sums, count = {}, 0.0
         for start in range(0, num_tasks, replicas):
-            inputs = self._distributed_inputs(
+            inputs = self._sampler.distributed_inputs(
                 range(start, start + replicas), tasks
             )
             _, finite, metrics, _ = self._adapt_step(w, inputs, temperature)
@@ -439,17 +344,6 @@ class MetaTrainer:
         results = {k: v / max(count, 1.0) for k, v in sums.items()}
         results["finite_tasks"] = count
         return results
-
-    def _summarise(self, epoch, results, entropy):
-        with self._writer.as_default(step=epoch):
-            for k, v in results.items():
-                tf.summary.scalar(k, v)
-            for c, cell_type in enumerate(self.supernet.space.cell_types):
-                for e, (i, k) in enumerate(self.supernet.space.edges):
-                    tf.summary.scalar(
-                        f"posterior_entropy/{cell_type}/{i}_{k}", entropy[c, e]
-                    )
-        self._writer.flush()
 
     def train(self, verbose=1):
         """Trains until `config.epochs`, resuming where the last run stopped.
@@ -494,49 +388,5 @@ class MetaTrainer:
                 ],
             )
             if verbose:
-                print(f"\nepoch {done}: {_prior_line(results)}", flush=True)
+                print(f"\nepoch {done}: {prior_line(results)}", flush=True)
         return history
-
-
-# The phases of an epoch `train_epoch` times: waiting for the tasks (drawn
-# and decoded on the sampler's thread while the last ones adapt); the inner
-# loop with the accuracies before and after it (one compiled function a
-# batch of replicas; the first call of each image size also traces it); the
-# meta-update; the prior's summary statistics (`statistics.summary` and the
-# update norms). Writing them to TensorBoard, after, is not timed.
-PHASES = ("sampling", "adaptation", "meta_update", "summaries")
-
-
-class _PhaseClock:
-    """Wall time of named phases, summed over their occurrences."""
-
-    def __init__(self):
-        self._seconds = dict.fromkeys(PHASES, 0.0)
-
-    @contextlib.contextmanager
-    def __call__(self, phase):
-        start = time.perf_counter()
-        try:
-            yield
-        finally:
-            self._seconds[phase] += time.perf_counter() - start
-
-    def seconds(self):
-        return {f"time/{k}": v for k, v in self._seconds.items()}
-
-
-def _prior_line(results):
-    """The prior's statistics of an epoch's `results`, as one line."""
-    prior = {k.split("/", 1)[1]: v for k, v in results.items() if "prior/" in k}
-    prior["kl_architecture"] = results["kl_architecture"]
-    prior["kl_weights"] = results["kl_weights"]
-    norms = {
-        k.split("/", 1)[1]: v
-        for k, v in results.items()
-        if k.startswith("meta_update_norm/")
-    }
-    return (
-        "prior "
-        + statistics.format_summary(prior, norms)
-        + (" (KL: the tasks' posteriors from the prior)")
-    )

@@ -19,6 +19,8 @@ from base_tf.meta_training_config import MetaTrainingConfig
 from base_tf.model import BayesianSupernet
 
 CONFIG_FILE = "meta_training_config.json"
+# Where the chief's checkpoints of W go (`checkpoint_dir`, `latest`).
+CHECKPOINT_DIR = "checkpoints"
 RUN_KIND = "meta-training"
 # MetaTrainingConfig fields that do not change W: a rerun may change them.
 RERUN_FIELDS = ("checkpoint_every",)
@@ -47,6 +49,31 @@ def is_chief(strategy):
         task_type == "worker"
         and task_id == 0
         and "chief" not in resolver.cluster_spec().as_dict()
+    )
+
+
+def checkpoint_dir(output_dir, strategy):
+    """Where this process's `tf.train.CheckpointManager` saves W.
+
+    Under a multi-worker strategy every worker saves (saving is a
+    collective), the chief into `output_dir`'s checkpoints, the only ones
+    `latest` and `load_prior` read, the others into folders of their own
+    that nothing reads.
+
+    Args:
+        output_dir: the run folder.
+        strategy: the `tf.distribute.Strategy` of the run.
+
+    Returns:
+        The folder's path.
+    """
+    if is_chief(strategy):
+        return os.path.join(output_dir, CHECKPOINT_DIR)
+    resolver = strategy.cluster_resolver
+    return os.path.join(
+        output_dir,
+        "workers",
+        f"{resolver.task_type}_{resolver.task_id}",
     )
 
 
@@ -204,7 +231,7 @@ def latest(output_dir):
             checkpoint yet.
     """
     read_config(output_dir)
-    path = tf.train.latest_checkpoint(os.path.join(output_dir, "checkpoints"))
+    path = tf.train.latest_checkpoint(os.path.join(output_dir, CHECKPOINT_DIR))
     if path is None:
         raise ValueError(
             f"{output_dir!r} holds a meta-training config but no checkpoint "

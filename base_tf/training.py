@@ -45,10 +45,15 @@ What a run writes to `output_dir`:
 * at the end: `model.keras` (the inference model: images -> logits of the
   main head), `genotype.json`, and last `metadata.json`, the mark of a
   finished run. `load_trained(output_dir)` reads them back.
+
+This module holds the procedure (`train`); `TrainingConfig` is
+`training_config`'s, and the folder's file names, `TrainingResult`,
+`TrainedModel` and `load_trained` are `training_outputs`'s; all are
+served here too. Claiming the folder is `training_folder`'s, the epoch
+backups `backup`'s, the batches `input_pipeline`'s.
 """
 
 import dataclasses
-import json
 import os
 import time
 
@@ -66,157 +71,37 @@ from base_tf import (
     search_space,
     training_folder,
 )
+from base_tf.training_config import TrainingConfig
+from base_tf.training_outputs import (
+    BACKUP_DIR,
+    CURVES_FILE,
+    GENOTYPE_FILE,
+    LOG_FILE,
+    METADATA_FILE,
+    MODEL_FILE,
+    TENSORBOARD_DIR,
+    TrainedModel,
+    TrainingResult,
+    finished_run,
+    load_trained,
+)
 
-METADATA_FILE = "metadata.json"
-MODEL_FILE = "model.keras"
-GENOTYPE_FILE = "genotype.json"
-LOG_FILE = "log.csv"
-CURVES_FILE = "curves.png"
-BACKUP_DIR = "backup"
-TENSORBOARD_DIR = "logs"
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingConfig:
-    """How a derived network is trained; defaults: the CIFAR-10 recipe.
-
-    Args:
-        epochs: epochs of training (600 in the recipe).
-        batch_size: examples a step.
-        learning_rate: the initial learning rate of the cosine decay to 0.
-        momentum: SGD's momentum.
-        weight_decay: the L2 coefficient, PyTorch-style (see
-            `optimizers.DartsSGD`).
-        grad_clip: the global norm gradients are clipped to; 0: no clipping.
-        auxiliary_weight: the auxiliary head's loss weight; 0: no head.
-            Only DARTS networks have one (ignored for NAS-Bench-201).
-        drop_path: the final drop-path rate, in [0, 1); 0: none.
-        cutout: the cutout square's side at 32x32 (scaled with the image);
-            0: no cutout.
-        augment: pad-and-crop (4 pixels at 32x32) and horizontal flips.
-        seed: seeds the weights, the example order, augmentation,
-            drop-path and the subsets below.
-        max_train_examples: train on this many examples of the train split
-            (a seeded random subset); None: all.
-        max_test_examples: test on this many of the test split; None: all.
-        jit_compile: compile the steps with XLA. Off by default: on a
-            2-core CPU, XLA took 4x longer to compile DARTS's train step
-            (28 s against 7 s, 2 cells) and ran it slower.
-    """
-
-    epochs: int = 600
-    batch_size: int = 96
-    learning_rate: float = 0.025
-    momentum: float = 0.9
-    weight_decay: float = 3e-4
-    grad_clip: float = 5.0
-    auxiliary_weight: float = 0.4
-    drop_path: float = 0.2
-    cutout: int = 16
-    augment: bool = True
-    seed: int = 0
-    max_train_examples: int | None = None
-    max_test_examples: int | None = None
-    jit_compile: bool = False
-
-    def __post_init__(self):
-        for name in ("epochs", "batch_size"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 1:
-                raise ValueError(
-                    f"TrainingConfig.{name} must be a positive int; got "
-                    f"{value!r}."
-                )
-        for name in ("cutout", "seed"):
-            value = getattr(self, name)
-            if not _is_int(value) or value < 0:
-                raise ValueError(
-                    f"TrainingConfig.{name} must be an int >= 0; got {value!r}."
-                )
-        for name in ("max_train_examples", "max_test_examples"):
-            value = getattr(self, name)
-            if value is not None and (not _is_int(value) or value < 1):
-                raise ValueError(
-                    f"TrainingConfig.{name} must be a positive int or None; "
-                    f"got {value!r}."
-                )
-        if not _is_number(self.learning_rate) or not self.learning_rate > 0:
-            raise ValueError(
-                "TrainingConfig.learning_rate must be > 0; got "
-                f"{self.learning_rate!r}."
-            )
-        for name in ("weight_decay", "grad_clip", "auxiliary_weight"):
-            value = getattr(self, name)
-            if not _is_number(value) or not value >= 0:
-                raise ValueError(
-                    f"TrainingConfig.{name} must be a number >= 0; got "
-                    f"{value!r}."
-                )
-        for name in ("momentum", "drop_path"):
-            value = getattr(self, name)
-            if not _is_number(value) or not 0 <= value < 1:
-                raise ValueError(
-                    f"TrainingConfig.{name} must be in [0, 1); got {value!r}."
-                )
-        for name in ("augment", "jit_compile"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(
-                    f"TrainingConfig.{name} must be a bool; got "
-                    f"{getattr(self, name)!r}."
-                )
-
-
-def _is_int(value):
-    return isinstance(value, int) and not isinstance(value, bool)
-
-
-def _is_number(value):
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainingResult:
-    """What `train` measured.
-
-    Attributes:
-        test_accuracy: the final network's accuracy on the test split.
-        test_loss: its mean cross-entropy there.
-        train_accuracy: the main head's accuracy over the last epoch's
-            (augmented) training batches, as DARTS reports it.
-        parameter_count: DARTS's count (`evaluation.count_parameters`).
-        initial_epoch: the epoch this call started at (> 0 on a resume).
-        epochs: the epochs the network has been trained for in all.
-        output_dir: where the run is.
-        metadata: the run's `metadata.json`.
-    """
-
-    test_accuracy: float
-    test_loss: float
-    train_accuracy: float
-    parameter_count: int
-    initial_epoch: int
-    epochs: int
-    output_dir: str
-    metadata: dict
-
-
-@dataclasses.dataclass(frozen=True)
-class TrainedModel:
-    """A trained network read back by `load_trained`.
-
-    Attributes:
-        model: the inference model, float32 images in [0, 1] -> logits.
-        genotype: its genotype.
-        class_names: the class names, by logit index.
-        image_spec: the `data.ImageSpec` images must be brought to.
-        metadata: the run's `metadata.json`.
-    """
-
-    model: keras.Model
-    genotype: object
-    class_names: tuple
-    image_spec: data.ImageSpec
-    metadata: dict
+# The config and what a finished run leaves have modules of their own;
+# they are served here too, as the library's one name for training.
+__all__ = [
+    "BACKUP_DIR",
+    "CURVES_FILE",
+    "GENOTYPE_FILE",
+    "LOG_FILE",
+    "METADATA_FILE",
+    "MODEL_FILE",
+    "TENSORBOARD_DIR",
+    "TrainedModel",
+    "TrainingConfig",
+    "TrainingResult",
+    "load_trained",
+    "train",
+]
 
 
 def _check_arguments(config, image_spec):
@@ -242,36 +127,6 @@ def _evaluate(network, images, labels, batch_size):
     )
     accuracy = np.mean(np.argmax(logits, axis=-1) == labels)
     return float(np.mean(losses)), float(accuracy)
-
-
-def _result(output_dir, metadata, initial_epoch):
-    return TrainingResult(
-        test_accuracy=metadata["test_accuracy"],
-        test_loss=metadata["test_loss"],
-        train_accuracy=metadata["train_accuracy"],
-        parameter_count=metadata["parameter_count"],
-        initial_epoch=initial_epoch,
-        epochs=metadata["epochs"],
-        output_dir=output_dir,
-        metadata=metadata,
-    )
-
-
-def _finished_run(output_dir, config):
-    """The metadata of the run finished in `output_dir` if it was trained
-    for `config.epochs`; None if none finished, or for fewer epochs."""
-    metadata_path = os.path.join(output_dir, METADATA_FILE)
-    if not os.path.isfile(metadata_path):
-        return None
-    finished = run_folder.read_json(metadata_path)
-    if finished["epochs"] > config.epochs:
-        raise ValueError(
-            f"{output_dir!r} holds this run trained for "
-            f"{finished['epochs']} epochs, more than the {config.epochs} "
-            f"asked: ask for {finished['epochs']} (to read it) or more "
-            "(to train it further)."
-        )
-    return finished if finished["epochs"] == config.epochs else None
 
 
 def _backup(output_dir, config):
@@ -384,9 +239,11 @@ def train(
             evaluation.supports_auxiliary(genotype)
             and config.auxiliary_weight > 0
         )
-        finished = _finished_run(output_dir, config)
+        finished = finished_run(output_dir, config)
         if finished is not None:
-            return _result(output_dir, finished, finished["epochs"])
+            return TrainingResult.from_metadata(
+                output_dir, finished, finished["epochs"]
+            )
         run_backup = _backup(output_dir, config)
 
         train_images, train_labels, test_images, test_labels = (
@@ -488,36 +345,4 @@ def train(
             "seconds_this_call": time.perf_counter() - start_time,
         }
         run_folder.write_json(os.path.join(output_dir, METADATA_FILE), metadata)
-        return _result(output_dir, metadata, initial_epoch)
-
-
-def load_trained(model_dir):
-    """Reads a finished run of `train`.
-
-    Args:
-        model_dir: `train`'s output_dir.
-
-    Returns:
-        A `TrainedModel`.
-
-    Raises:
-        FileNotFoundError: `model_dir` is not a finished training run.
-    """
-    metadata_path = os.path.join(model_dir, METADATA_FILE)
-    model_path = os.path.join(model_dir, MODEL_FILE)
-    for path in (metadata_path, model_path):
-        if not os.path.isfile(path):
-            raise FileNotFoundError(
-                f"{model_dir!r} is not a finished training run: it has no "
-                f"{os.path.basename(path)}. Give the output_dir of a train "
-                "run that ended (bin/train.py --output_dir)."
-            )
-    metadata = run_folder.read_json(metadata_path)
-    genotype = search_space.genotype_from_json(json.dumps(metadata["genotype"]))
-    return TrainedModel(
-        model=keras.saving.load_model(model_path),
-        genotype=genotype,
-        class_names=tuple(metadata["class_names"]),
-        image_spec=data.ImageSpec(**metadata["image_spec"]),
-        metadata=metadata,
-    )
+        return TrainingResult.from_metadata(output_dir, metadata, initial_epoch)
