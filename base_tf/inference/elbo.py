@@ -69,7 +69,9 @@ def elbo(
         hard: make z one-hot (the relaxed sample's argmax) in the forward
             pass, with the relaxed sample's gradient (straight-through).
         sampled_only: with `hard`, only the sampled op of each edge passes
-            the gradient on to the relaxed sample (see `straight_through`).
+            the gradient on to the relaxed sample (see `straight_through`);
+            the others are then not computed at all (`Supernet.apply`'s
+            `one_hot`).
 
     Returns:
         `ElboTerms`.
@@ -80,7 +82,7 @@ def elbo(
     if hard:
         z = straight_through(z, sampled_only)
     theta = q_theta.sample(seed=seed_theta)
-    logits = supernet.apply(theta, z, images)
+    logits = supernet.apply(theta, z, images, one_hot=hard and sampled_only)
     labels = tf.cast(labels, tf.int32)
     nll = tf.reduce_mean(
         tf.nn.sparse_softmax_cross_entropy_with_logits(labels, logits)

@@ -199,12 +199,12 @@ def posterior_mean_accuracy(supernet, params, images, labels, hard=False):
     how well a task is fitted before and after the inner loop. With `hard`
     (for a posterior trained on hard samples, which never saw a mixture)
     z is instead q(z|D)'s mode, one op an edge: the architecture that would
-    be derived.
+    be derived, whose other ops are not computed.
     """
     z = tf.nn.softmax(params.logits)
     if hard:
         z = tf.one_hot(tf.argmax(params.logits, -1), tf.shape(z)[-1])
-    logits = supernet.apply(params.mu, z, images)
+    logits = supernet.apply(params.mu, z, images, one_hot=hard)
     return tf.reduce_mean(
         tf.cast(
             tf.equal(

@@ -18,17 +18,14 @@ Macro-architectures, as each space's search network defines them:
   average pooling and a linear classifier.
 
 All batch norms are without scale and shift and use batch statistics (see
-`mixed_op`).
+`kernels`).
 """
 
 import tensorflow as tf
 
 from base_tf import search_space as search_spaces
-from base_tf.supernet.mixed_op import (
-    MixedNode,
-    batch_norm,
-    factorized_reduce,
-)
+from base_tf.supernet.kernels import batch_norm, factorized_reduce
+from base_tf.supernet.mixed_op import MixedNode
 from base_tf.supernet.parameters import ParameterLayout
 
 
@@ -76,7 +73,7 @@ class _DartsCell:
                 )
             )
 
-    def __call__(self, params, s0, s1, z):
+    def __call__(self, params, s0, s1, z, one_hot):
         p = self.prefix
         if self.reduction_prev:
             s0 = batch_norm(
@@ -90,7 +87,7 @@ class _DartsCell:
             s0 = _relu_conv_bn(params, f"{p}/preprocess0", s0)
         states = [s0, _relu_conv_bn(params, f"{p}/preprocess1", s1)]
         for node in self.nodes:
-            states.append(node(params, states, z[self.cell_type]))
+            states.append(node(params, states, z[self.cell_type], one_hot))
         return tf.concat(states[2:], -1)
 
 
@@ -114,10 +111,10 @@ class _NasBench201Cell:
                 )
             )
 
-    def __call__(self, params, x, z):
+    def __call__(self, params, x, z, one_hot):
         states = [x]
         for node in self.nodes:
-            states.append(node(params, states, z[0]))
+            states.append(node(params, states, z[0], one_hot))
         return states[-1]
 
 
@@ -174,15 +171,23 @@ class Supernet:
         self.num_classes = num_classes
         self.image_channels = image_channels
         self.stem_multiplier = stem_multiplier
-        self.layout = ParameterLayout()
-        if space.name == "darts":
-            self._build_darts()
-        elif space.name == "nas_bench_201":
-            self._build_nas_bench_201()
-        else:
+        if space.name not in _BODIES:
             raise ValueError(
-                f"Supernet: no macro-architecture for space {space.name!r}."
+                f"Supernet: no macro-architecture for space {space.name!r}; "
+                f"there is one for {', '.join(_BODIES)}."
             )
+        self.layout = ParameterLayout()
+        self._body = _BODIES[space.name](
+            self.layout,
+            space,
+            channels,
+            num_cells,
+            image_channels,
+            stem_multiplier,
+        )
+        features = self._body.features
+        self.layout.add("classifier/kernel", [features, num_classes], features)
+        self.layout.add("classifier/bias", [num_classes], 0)
 
     @property
     def num_parameters(self):
@@ -198,26 +203,54 @@ class Supernet:
             len(self.space.ops),
         )
 
-    def _build_darts(self):
-        layout, c = self.layout, self.channels
-        c_stem = self.stem_multiplier * c
-        layout.add(
-            "stem/conv",
-            [3, 3, self.image_channels, c_stem],
-            9 * self.image_channels,
+    def apply(self, theta, z, images, one_hot=False):
+        """The logits f(images; theta, z).
+
+        Args:
+            theta: the flat weight vector, `[num_parameters]`.
+            z: the op weights, `z_shape`; rows of each cell type sum to 1
+                for a proper mixture (a one-hot row selects one op).
+            images: `[batch, height, width, image_channels]` float32.
+            one_hot: every row of z is one-hot: compute only the selected
+                op of each edge (`mixed_op.MixedNode`). The same values, and
+                gradients for theta, the images and z's selected entries;
+                z's other entries get none (they pass none on either with
+                GDAS's straight-through estimator).
+
+        Returns:
+            `[batch, num_classes]` logits.
+        """
+        params = self.layout.unflatten(theta)
+        x = self._body(params, images, z, one_hot)
+        features = tf.reduce_mean(x, axis=[1, 2])
+        return (
+            tf.matmul(features, params["classifier/kernel"])
+            + params["classifier/bias"]
         )
-        reductions = set(search_spaces.reduction_cells(self.num_cells))
+
+
+class _DartsBody:
+    """DARTS's search network from the stem to the last cell's output."""
+
+    def __init__(
+        self, layout, space, c, num_cells, image_channels, stem_multiplier
+    ):
+        c_stem = stem_multiplier * c
+        layout.add(
+            "stem/conv", [3, 3, image_channels, c_stem], 9 * image_channels
+        )
+        reductions = set(search_spaces.reduction_cells(num_cells))
         c_pp, c_p, reduction_prev = c_stem, c_stem, False
-        self._cells = []
-        for i in range(self.num_cells):
+        self.cells = []
+        for i in range(num_cells):
             reduction = i in reductions
             if reduction:
                 c *= 2
-            self._cells.append(
+            self.cells.append(
                 _DartsCell(
                     layout,
                     f"cell{i}",
-                    self.space,
+                    space,
                     c_pp,
                     c_p,
                     c,
@@ -226,15 +259,22 @@ class Supernet:
                 )
             )
             reduction_prev = reduction
-            c_pp, c_p = c_p, len(self.space.computed_nodes) * c
-        self._add_classifier(c_p)
+            c_pp, c_p = c_p, len(space.computed_nodes) * c
+        self.features = c_p
 
-    def _build_nas_bench_201(self):
-        layout, c = self.layout, self.channels
-        layout.add(
-            "stem/conv", [3, 3, self.image_channels, c], 9 * self.image_channels
-        )
-        self._stages = []
+    def __call__(self, params, images, z, one_hot):
+        s0 = s1 = batch_norm(_conv(params, "stem/conv", images))
+        for cell in self.cells:
+            s0, s1 = s1, cell(params, s0, s1, z, one_hot)
+        return s1
+
+
+class _NasBench201Body:
+    """NAS-Bench-201's search network from the stem to the last BN-ReLU."""
+
+    def __init__(self, layout, space, c, num_cells, image_channels, _):
+        layout.add("stem/conv", [3, 3, image_channels, c], 9 * image_channels)
+        self.stages = []
         for stage in range(3):
             if stage:
                 p = f"stage{stage}/reduction"
@@ -242,55 +282,24 @@ class Supernet:
                 layout.add(f"{p}/conv_b", [3, 3, 2 * c, 2 * c], 18 * c)
                 layout.add(f"{p}/shortcut", [1, 1, c, 2 * c], c)
                 c *= 2
-            self._stages.append(
+            self.stages.append(
                 [
-                    _NasBench201Cell(
-                        layout, f"stage{stage}/cell{i}", self.space, c
-                    )
-                    for i in range(self.num_cells)
+                    _NasBench201Cell(layout, f"stage{stage}/cell{i}", space, c)
+                    for i in range(num_cells)
                 ]
             )
-        self._add_classifier(c)
+        self.features = c
 
-    def _add_classifier(self, features):
-        self.layout.add(
-            "classifier/kernel", [features, self.num_classes], features
-        )
-        self.layout.add("classifier/bias", [self.num_classes], 0)
-
-    def apply(self, theta, z, images):
-        """The logits f(images; theta, z).
-
-        Args:
-            theta: the flat weight vector, `[num_parameters]`.
-            z: the op weights, `z_shape`; rows of each cell type sum to 1
-                for a proper mixture (a one-hot row selects one op).
-            images: `[batch, height, width, image_channels]` float32.
-
-        Returns:
-            `[batch, num_classes]` logits.
-        """
-        params = self.layout.unflatten(theta)
+    def __call__(self, params, images, z, one_hot):
         x = batch_norm(_conv(params, "stem/conv", images))
-        if self.space.name == "darts":
-            s0 = s1 = x
-            for cell in self._cells:
-                s0, s1 = s1, cell(params, s0, s1, z)
-            x = s1
-        else:
-            for stage, cells in enumerate(self._stages):
-                if stage:
-                    x = self._residual_reduction(
-                        params, f"stage{stage}/reduction", x
-                    )
-                for cell in cells:
-                    x = cell(params, x, z)
-            x = tf.nn.relu(batch_norm(x))
-        features = tf.reduce_mean(x, axis=[1, 2])
-        return (
-            tf.matmul(features, params["classifier/kernel"])
-            + params["classifier/bias"]
-        )
+        for stage, cells in enumerate(self.stages):
+            if stage:
+                x = self._residual_reduction(
+                    params, f"stage{stage}/reduction", x
+                )
+            for cell in cells:
+                x = cell(params, x, z, one_hot)
+        return tf.nn.relu(batch_norm(x))
 
     @staticmethod
     def _residual_reduction(params, p, x):
@@ -301,3 +310,7 @@ class Supernet:
             params, f"{p}/shortcut", tf.nn.avg_pool2d(x, 2, 2, "SAME")
         )
         return y + shortcut
+
+
+# Each space's macro-architecture, by the space's name.
+_BODIES = {"darts": _DartsBody, "nas_bench_201": _NasBench201Body}

@@ -6,7 +6,7 @@ from absl.testing import parameterized
 
 from base_tf import search_space
 from base_tf.search_space import operations
-from base_tf.supernet import mixed_op
+from base_tf.supernet import kernels, mixed_op
 from base_tf.supernet.parameters import ParameterLayout
 
 C = 4
@@ -74,7 +74,7 @@ def _reference_node(node, params, states, z, space):
                 y = layer(x, training=True)
                 if "pool" in kind.family and space.pool_batch_norm:
                     mean, var = tf.nn.moments(y, [0, 1, 2])
-                    y = (y - mean) / tf.sqrt(var + mixed_op.BN_EPSILON)
+                    y = (y - mean) / tf.sqrt(var + kernels.BN_EPSILON)
                 total += z[e, o] * y
     return total
 
@@ -153,6 +153,78 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
                 fused_grad, reference_grad, atol=1e-3, rtol=1e-3
             )
 
+    @parameterized.named_parameters(
+        ("darts_normal", "darts", 3, False, 8),
+        ("darts_reduce", "darts", 3, True, 8),
+        ("darts_reduce_odd_size", "darts", 2, True, 7),
+        ("nas_bench_201", "nas_bench_201", 3, False, 6),
+    )
+    def test_sampled_ops_only_equal_the_mixture_at_one_hot_z(
+        self, space_name, node_index, reduction, size
+    ):
+        # Edge e samples op (e + shift) % ops: over the shifts every op runs
+        # on every edge. Values and the gradients of theta, the inputs and
+        # z's sampled entries must equal the full mixture's at that z.
+        space = search_space.get_space(space_name)
+        in_edges = [
+            (e, i, 2 if reduction and i < space.num_input_nodes else 1)
+            for e, (i, k) in enumerate(space.edges)
+            if k == node_index
+        ]
+        layout = ParameterLayout()
+        node = mixed_op.MixedNode(
+            layout, "node", space.ops, in_edges, C, space.pool_batch_norm
+        )
+        theta = tf.constant(layout.initial_values(0))
+        rng = np.random.default_rng(2)
+        reduced = (size + 1) // 2
+        states = [
+            tf.constant(
+                rng.normal(
+                    size=[3]
+                    + [reduced if reduction and i >= 2 else size] * 2
+                    + [C]
+                ),
+                tf.float32,
+            )
+            for i in range(node_index)
+        ]
+        num_ops = len(space.ops)
+        for shift in range(num_ops):
+            z = tf.one_hot(
+                [(e + shift) % num_ops for e in range(len(space.edges))],
+                num_ops,
+            )
+            results = []
+            for one_hot in (False, True):
+                with tf.GradientTape() as tape:
+                    tape.watch([theta, z, states])
+                    y = node(layout.unflatten(theta), states, z, one_hot)
+                    probe = tf.constant(
+                        np.random.default_rng(3).normal(size=y.shape),
+                        tf.float32,
+                    )
+                    loss = tf.reduce_sum(y * probe)
+                results.append(
+                    (
+                        y,
+                        *tape.gradient(
+                            loss,
+                            [theta, z, states],
+                            # An edge that sampled `none` reads no input.
+                            unconnected_gradients="zero",
+                        ),
+                    )
+                )
+            (mixed, d_theta, d_z, d_states), sampled = results
+            self.assertAllClose(sampled[0], mixed, atol=1e-5)
+            self.assertAllClose(sampled[1], d_theta, atol=1e-4)
+            self.assertAllClose(
+                tf.convert_to_tensor(sampled[2]), d_z * z, atol=1e-4
+            )
+            for a, b in zip(sampled[3], d_states, strict=True):
+                self.assertAllClose(a, b, atol=1e-4)
+
     def test_one_hot_z_selects_one_op(self):
         space = search_space.get_space("darts")
         in_edges = [(0, 0, 1), (1, 1, 1)]
@@ -195,84 +267,6 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
             self.assertGreater(ratio, 100.0)
         else:
             self.assertLess(ratio, 2.0)
-
-    @parameterized.parameters((8, 1), (7, 1), (8, 2), (9, 3))
-    def test_factorized_reduce_equals_two_offset_convs(self, size, groups):
-        # Each group (edge) against the Keras FactorizedReduce's two convs.
-        c_in, half = 4, 3
-        rng = np.random.default_rng(size)
-        x = tf.constant(
-            rng.normal(size=[2, size, size, groups * c_in]), tf.float32
-        )
-        even = tf.constant(
-            rng.normal(size=[1, 1, c_in, groups * half]), tf.float32
-        )
-        odd = tf.constant(
-            rng.normal(size=[1, 1, c_in, groups * half]), tf.float32
-        )
-        fused = mixed_op.factorized_reduce(x, even, odd, groups)
-        reduced = (size + 1) // 2
-        self.assertEqual(fused.shape, [2, reduced, reduced, groups * 2 * half])
-        for j in range(groups):
-            layer = operations.FactorizedReduce(2 * half, affine=False)
-            layer.build([2, size, size, c_in])
-            layer.conv_even.kernel.assign(_edge_block(even, j, half))
-            layer.conv_odd.kernel.assign(_edge_block(odd, j, half))
-            x_j = _edge_block(x, j, c_in)
-            # The layer's convs without its ReLU and batch norm: apply them
-            # as the layer does, to the even and the shifted pixels.
-            shifted = tf.pad(
-                x_j[:, 1:, 1:, :],
-                [[0, 0], [0, size % 2], [0, size % 2], [0, 0]],
-            )
-            expected = tf.concat(
-                [layer.conv_even(x_j), layer.conv_odd(shifted)], -1
-            )
-            self.assertAllClose(
-                _edge_block(fused, j, 2 * half), expected, atol=1e-5
-            )
-
-    @parameterized.parameters(
-        # (kernel size, stride, groups, size): the pointwise convs of a
-        # node's edges, NAS-Bench-201's 3x3 convs, a factorized reduction.
-        (1, 1, 1, 6),
-        (1, 1, 4, 6),
-        (3, 1, 3, 5),
-        (3, 2, 2, 7),
-        (2, 2, 2, 8),
-    )
-    def test_grouped_conv2d_equals_block_diagonal_conv(
-        self, kernel_size, stride, groups, size
-    ):
-        # The same map as one plain conv whose kernel is block-diagonal over
-        # the groups: values and gradients in the input and in the kernel.
-        c_in, c_out = 3, 2
-        rng = np.random.default_rng(kernel_size * 10 + groups)
-        x = tf.constant(
-            rng.normal(size=[2, size, size, groups * c_in]), tf.float32
-        )
-        kernel = tf.constant(
-            rng.normal(size=[kernel_size, kernel_size, c_in, groups * c_out]),
-            tf.float32,
-        )
-        mask = np.kron(np.eye(groups), np.ones([c_in, c_out]))
-        with tf.GradientTape(persistent=True) as tape:
-            tape.watch([x, kernel])
-            grouped = mixed_op.grouped_conv2d(x, kernel, stride)
-            dense = tf.nn.conv2d(
-                x, tf.tile(kernel, [1, 1, groups, 1]) * mask, stride, "SAME"
-            )
-            probe = tf.constant(rng.normal(size=dense.shape), tf.float32)
-            grouped_loss = tf.reduce_sum(grouped * probe)
-            dense_loss = tf.reduce_sum(dense * probe)
-        self.assertEqual(grouped.shape, dense.shape)
-        self.assertAllClose(grouped, dense, atol=1e-4)
-        for a, b in zip(
-            tape.gradient(grouped_loss, [x, kernel]),
-            tape.gradient(dense_loss, [x, kernel]),
-            strict=True,
-        ):
-            self.assertAllClose(a, b, atol=1e-4)
 
     def test_unknown_op_is_refused(self):
         with self.assertRaisesRegex(ValueError, "cannot mix op 'conv_7x1_1x7'"):
