@@ -204,7 +204,7 @@ def train(
         image_spec: the `data.ImageSpec` images are brought to (default
             32x32x3).
         channels: the network's C (default: the space's, see
-            `evaluation.DEFAULT_SIZES`).
+            the space's `network_size`).
         num_cells: its cells (NAS-Bench-201: a stage); default: the
             space's.
         data_dir: where TFDS datasets are prepared (None: TFDS's default).
@@ -223,9 +223,7 @@ def train(
     start_time = time.perf_counter()
     genotype = search_space.resolve_genotype(genotype)
     image_spec = _check_arguments(config, image_spec)
-    default_channels, default_cells = evaluation.DEFAULT_SIZES[
-        evaluation.space_of(genotype)
-    ]
+    default_channels, default_cells = evaluation.space_of(genotype).network_size
     channels = default_channels if channels is None else channels
     num_cells = default_cells if num_cells is None else num_cells
     source = data.load_source(dataset, data_dir=data_dir)
@@ -235,10 +233,7 @@ def train(
         output_dir, genotype, source, config, image_spec, channels, num_cells
     ):
         space = evaluation.space_of(genotype)
-        auxiliary = (
-            evaluation.supports_auxiliary(genotype)
-            and config.auxiliary_weight > 0
-        )
+        auxiliary = space.auxiliary_head and config.auxiliary_weight > 0
         finished = finished_run(output_dir, config)
         if finished is not None:
             return TrainingResult.from_metadata(
@@ -273,7 +268,7 @@ def train(
         initial_epoch = run_backup.restore(model)
         log_path = os.path.join(output_dir, LOG_FILE)
         curves_path = os.path.join(output_dir, CURVES_FILE)
-        title = f"{space} network on {source.name}"
+        title = f"{space.name} network on {source.name}"
         callbacks = [
             evaluation.DropPathSchedule(config.drop_path, config.epochs),
             backup.EpochSeeds(config.seed),
@@ -319,7 +314,7 @@ def train(
             f.write(genotype.to_json(indent=2))
         learning_curves.plot(log_path, curves_path, title)
         metadata = {
-            "space": space,
+            "space": space.name,
             "genotype": genotype.to_dict(),
             "genotype_text": str(genotype),
             "dataset": run_folder.dataset_name(source),

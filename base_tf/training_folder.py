@@ -86,9 +86,7 @@ def run_settings(
     genotype = search_space.resolve_genotype(genotype)
     _check_config(config)
     image_spec = check_image_spec(image_spec)
-    default_channels, default_cells = evaluation.DEFAULT_SIZES[
-        evaluation.space_of(genotype)
-    ]
+    default_channels, default_cells = evaluation.space_of(genotype).network_size
     fields = dataclasses.asdict(config)
     for name in RERUN_FIELDS:
         del fields[name]

@@ -23,7 +23,6 @@ from base_tf.evaluation.nas_bench_201_network import (
 from base_tf.evaluation.network import (
     CIFAR10_MEAN,
     CIFAR10_STD,
-    DEFAULT_SIZES,
     DropPathSchedule,
     build_network,
     count_parameters,
@@ -31,13 +30,11 @@ from base_tf.evaluation.network import (
     inference_model,
     set_drop_path_rate,
     space_of,
-    supports_auxiliary,
 )
 
 __all__ = [
     "CIFAR10_MEAN",
     "CIFAR10_STD",
-    "DEFAULT_SIZES",
     "AuxiliaryHead",
     "Cutout",
     "DartsCell",
@@ -53,5 +50,4 @@ __all__ = [
     "scaled",
     "set_drop_path_rate",
     "space_of",
-    "supports_auxiliary",
 ]

@@ -17,9 +17,9 @@ nothing else from its caller.
 import keras
 import numpy as np
 
+from base_tf import search_space
 from base_tf.evaluation.darts_network import darts_network
 from base_tf.evaluation.nas_bench_201_network import nas_bench_201_network
-from base_tf.search_space import DartsGenotype, NasBench201Genotype
 
 # DARTS's `train.py` standardisation of CIFAR-10 (its `utils.CIFAR_MEAN`,
 # `CIFAR_STD`): the per-channel mean and standard deviation of the
@@ -27,38 +27,33 @@ from base_tf.search_space import DartsGenotype, NasBench201Genotype
 CIFAR10_MEAN = (0.49139968, 0.48215827, 0.44653124)
 CIFAR10_STD = (0.24703233, 0.24348505, 0.26158768)
 
-# (channels, num_cells) when the caller gives none: BASE's CIFAR-10
-# network (C=40, 20 cells; NOTES.md) and NAS-Bench-201's (C=16, N=5
-# cells a stage).
-DEFAULT_SIZES = {
-    "darts": (40, 20),
-    "nas_bench_201": (16, 5),
-}
-
 MIN_IMAGE_SIZE = 8
 
-_SPACES = {DartsGenotype: "darts", NasBench201Genotype: "nas_bench_201"}
+
+# The network each space's genotypes define, by the space's name; its
+# default size and whether it has an auxiliary head are the space's
+# (`SearchSpace.network_size`, `auxiliary_head`).
+def _nas_bench_201_network(*args, auxiliary, seed):
+    del auxiliary, seed  # No auxiliary head (checked), no drop path.
+    return nas_bench_201_network(*args)
+
+
+_NETWORKS = {"darts": darts_network, "nas_bench_201": _nas_bench_201_network}
 
 
 def space_of(genotype):
-    """The name of `genotype`'s search space ("darts", "nas_bench_201").
+    """The `SearchSpace` of `genotype`.
 
     Raises:
         ValueError: `genotype` is not a genotype of a known space.
     """
-    for genotype_type, name in _SPACES.items():
-        if isinstance(genotype, genotype_type):
-            return name
-    raise ValueError(
-        "genotype must be a DartsGenotype or a NasBench201Genotype (see "
-        "base_tf.search_space: get_genotype, genotype_from_json); got "
-        f"{type(genotype).__name__} {genotype!r}."
-    )
-
-
-def supports_auxiliary(genotype):
-    """Whether `genotype`'s network has an auxiliary head (DARTS's only)."""
-    return space_of(genotype) == "darts"
+    if isinstance(genotype, str):
+        raise ValueError(
+            f"genotype must be a genotype (a DartsGenotype or a "
+            "NasBench201Genotype; see base_tf.search_space: get_genotype, "
+            f"genotype_from_json), not the string {genotype!r}."
+        )
+    return search_space.space_of(genotype)
 
 
 def _check_positive_int(value, what):
@@ -130,10 +125,10 @@ def build_network(
         num_classes: the number of classes, a positive int.
         image_shape: (height, width, channels) of the input images; height
             and width at least 8.
-        channels: C of the first cells; None: `DEFAULT_SIZES` of the space
-            (40 for DARTS, 16 for NAS-Bench-201).
+        channels: C of the first cells; None: the space's
+            `network_size` (40 for DARTS, 16 for NAS-Bench-201).
         num_cells: DARTS: the number of cells; NAS-Bench-201: cells a
-            stage. None: `DEFAULT_SIZES` (20; 5).
+            stage. None: the space's `network_size` (20; 5).
         auxiliary: add DARTS's auxiliary head; the model then outputs
             {"logits": ..., "aux_logits": ...} (use `inference_model` for
             the main head alone). DARTS genotypes only.
@@ -152,15 +147,15 @@ def build_network(
     space = space_of(genotype)
     _check_positive_int(num_classes, "num_classes")
     image_shape = _check_image_shape(image_shape)
-    default_channels, default_cells = DEFAULT_SIZES[space]
+    default_channels, default_cells = space.network_size
     channels = default_channels if channels is None else channels
     num_cells = default_cells if num_cells is None else num_cells
     _check_positive_int(channels, "channels")
     _check_positive_int(num_cells, "num_cells")
-    if auxiliary and space != "darts":
+    if auxiliary and not space.auxiliary_head:
         raise ValueError(
             "Only DARTS networks have an auxiliary head; build this "
-            f"{space} network with auxiliary=False (auxiliary weight 0)."
+            f"{space.name} network with auxiliary=False (auxiliary weight 0)."
         )
     if seed is not None and (
         isinstance(seed, bool) or not isinstance(seed, int) or seed < 0
@@ -173,19 +168,15 @@ def build_network(
     features = keras.layers.Normalization(
         mean=mean, variance=variance, name="standardise"
     )(inputs)
-    if space == "darts":
-        return darts_network(
-            genotype,
-            num_classes,
-            inputs,
-            features,
-            channels,
-            num_cells,
-            auxiliary=auxiliary,
-            seed=seed,
-        )
-    return nas_bench_201_network(
-        genotype, num_classes, inputs, features, channels, num_cells
+    return _NETWORKS[space.name](
+        genotype,
+        num_classes,
+        inputs,
+        features,
+        channels,
+        num_cells,
+        auxiliary=auxiliary,
+        seed=seed,
     )
 
 

@@ -78,7 +78,8 @@ class BuildNetworkTest(tf.test.TestCase, parameterized.TestCase):
         model = evaluation.build_network(NB201, 10, (8, 8, 3))
         self.assertEqual(model.get_layer("cell_0_0").channels, 16)
         self.assertEqual(model.get_layer("cell_2_4").channels, 64)
-        self.assertEqual(evaluation.DEFAULT_SIZES["darts"], (40, 20))
+        darts = evaluation.space_of(CIFAR_TUNED)
+        self.assertEqual(darts.network_size, (40, 20))
 
     def test_bad_input(self):
         with self.assertRaisesRegex(ValueError, "DartsGenotype or a Nas"):
