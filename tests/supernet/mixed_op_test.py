@@ -17,6 +17,50 @@ def _edge_block(kernel, j, width):
     return kernel[..., j * width : (j + 1) * width]
 
 
+# Node k of a cell with the edges into it, and a size: DARTS's normal cell,
+# node 3 (edges from 0, 1, 2, all stride 1); its reduction cell (0 and 1 at
+# stride 2, 2 at stride 1), also at an odd size; NAS-Bench-201's node 3.
+NODES = (
+    ("darts_normal", "darts", 3, False, 8),
+    ("darts_reduce", "darts", 3, True, 8),
+    ("darts_reduce_odd_size", "darts", 2, True, 7),
+    ("nas_bench_201", "nas_bench_201", 3, False, 6),
+)
+
+
+def _node_and_states(space, node_index, reduction, size, seed):
+    """A `MixedNode` of `space` (its layout holds its weights) and random
+    inputs: `[3, size, size, C]`, or reduced size after a reduction."""
+    in_edges = [
+        (e, i, 2 if reduction and i < space.num_input_nodes else 1)
+        for e, (i, k) in enumerate(space.edges)
+        if k == node_index
+    ]
+    layout = ParameterLayout()
+    node = mixed_op.MixedNode(
+        layout, "node", space.ops, in_edges, C, space.pool_batch_norm
+    )
+    rng = np.random.default_rng(seed)
+    reduced = (size + 1) // 2
+    states = [
+        tf.constant(
+            rng.normal(
+                size=[3]
+                + [
+                    reduced
+                    if reduction and i >= space.num_input_nodes
+                    else size
+                ]
+                * 2
+                + [C]
+            ),
+            tf.float32,
+        )
+        for i in range(node_index)
+    ]
+    return node, layout, states, rng
+
+
 def _reference_node(node, params, states, z, space):
     """sum_e sum_o z[e, o] * op_o(x_e), each op a Keras layer of `operations`
     with the fused node's weights copied in, BN in training mode."""
@@ -80,46 +124,13 @@ def _reference_node(node, params, states, z, space):
 
 
 class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
-    @parameterized.named_parameters(
-        # DARTS normal cell, node 3: edges from 0, 1, 2, all stride 1.
-        ("darts_normal", "darts", 3, False, 8),
-        # DARTS reduction cell, node 3: 0, 1 at stride 2, 2 at stride 1.
-        ("darts_reduce", "darts", 3, True, 8),
-        ("darts_reduce_odd_size", "darts", 2, True, 7),
-        ("nas_bench_201", "nas_bench_201", 3, False, 6),
-    )
+    @parameterized.named_parameters(*NODES)
     def test_equals_op_by_op_sum(self, space_name, node_index, reduction, size):
         space = search_space.get_space(space_name)
-        in_edges = [
-            (e, i, 2 if reduction and i < space.num_input_nodes else 1)
-            for e, (i, k) in enumerate(space.edges)
-            if k == node_index
-        ]
-        layout = ParameterLayout()
-        node = mixed_op.MixedNode(
-            layout, "node", space.ops, in_edges, C, space.pool_batch_norm
+        node, layout, states, rng = _node_and_states(
+            space, node_index, reduction, size, seed=1
         )
         params = layout.unflatten(tf.constant(layout.initial_values(0)))
-        rng = np.random.default_rng(1)
-        reduced = (size + 1) // 2
-        states = [
-            tf.constant(
-                rng.normal(
-                    size=[
-                        3,
-                        reduced
-                        if reduction and i >= space.num_input_nodes
-                        else size,
-                        reduced
-                        if reduction and i >= space.num_input_nodes
-                        else size,
-                        C,
-                    ]
-                ),
-                tf.float32,
-            )
-            for i in range(node_index)
-        ]
         z = tf.nn.softmax(
             tf.constant(
                 rng.normal(size=[len(space.edges), len(space.ops)]), tf.float32
@@ -153,12 +164,7 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
                 fused_grad, reference_grad, atol=1e-3, rtol=1e-3
             )
 
-    @parameterized.named_parameters(
-        ("darts_normal", "darts", 3, False, 8),
-        ("darts_reduce", "darts", 3, True, 8),
-        ("darts_reduce_odd_size", "darts", 2, True, 7),
-        ("nas_bench_201", "nas_bench_201", 3, False, 6),
-    )
+    @parameterized.named_parameters(*NODES)
     def test_sampled_ops_only_equal_the_mixture_at_one_hot_z(
         self, space_name, node_index, reduction, size
     ):
@@ -166,29 +172,10 @@ class MixedNodeTest(tf.test.TestCase, parameterized.TestCase):
         # on every edge. Values and the gradients of theta, the inputs and
         # z's sampled entries must equal the full mixture's at that z.
         space = search_space.get_space(space_name)
-        in_edges = [
-            (e, i, 2 if reduction and i < space.num_input_nodes else 1)
-            for e, (i, k) in enumerate(space.edges)
-            if k == node_index
-        ]
-        layout = ParameterLayout()
-        node = mixed_op.MixedNode(
-            layout, "node", space.ops, in_edges, C, space.pool_batch_norm
+        node, layout, states, _ = _node_and_states(
+            space, node_index, reduction, size, seed=2
         )
         theta = tf.constant(layout.initial_values(0))
-        rng = np.random.default_rng(2)
-        reduced = (size + 1) // 2
-        states = [
-            tf.constant(
-                rng.normal(
-                    size=[3]
-                    + [reduced if reduction and i >= 2 else size] * 2
-                    + [C]
-                ),
-                tf.float32,
-            )
-            for i in range(node_index)
-        ]
         num_ops = len(space.ops)
         for shift in range(num_ops):
             z = tf.one_hot(
