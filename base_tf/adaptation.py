@@ -183,8 +183,9 @@ def adapt(prior, task, config, verbose=0):
         "  ",
     ):
         hard = inner.arch_sample != "relaxed"
-        before = _accuracy(net, w, task, hard)
-        after = _accuracy(net, params, task, hard)
+        sampled_only = inner.arch_sample == "gdas"
+        before = _accuracy(net, w, task, hard, sampled_only)
+        after = _accuracy(net, params, task, hard, sampled_only)
     info = {
         "dataset": task.source_name,
         "class_names": [str(c) for c in task.class_names],
@@ -226,13 +227,13 @@ def adapt(prior, task, config, verbose=0):
     )
 
 
-def _accuracy(net, params, task, hard=False, batch_size=256):
+def _accuracy(net, params, task, hard=False, sampled_only=False):
     """The posterior mean network's accuracy on the task's validation set
     (`hard`: at q(z|D)'s mode, see `inference.posterior_mean_accuracy`)."""
     correct = 0.0
-    for images, labels in task.val_dataset(batch_size):
+    for images, labels in task.val_dataset(256):
         accuracy = inference.posterior_mean_accuracy(
-            net, params, images, labels, hard
+            net, params, images, labels, hard, sampled_only
         )
         correct += float(accuracy) * int(labels.shape[0])
     return correct / task.num_val

@@ -185,8 +185,9 @@ class MetaTrainer:
         """One task on one replica: the inner loop and what to report."""
         net = self.supernet
         hard = self.config.arch_sample != "relaxed"
+        sampled_only = self.config.arch_sample == "gdas"
         before = inference.posterior_mean_accuracy(
-            net, w, val_images, val_labels, hard
+            net, w, val_images, val_labels, hard, sampled_only
         )
         adapted, terms = inference.inner_loop(
             net,
@@ -199,7 +200,7 @@ class MetaTrainer:
             seed,
         )
         after = inference.posterior_mean_accuracy(
-            net, adapted, val_images, val_labels, hard
+            net, adapted, val_images, val_labels, hard, sampled_only
         )
         delta, finite = inference.task_delta(adapted, w)
         probs = tf.nn.softmax(adapted.logits)

@@ -150,6 +150,7 @@ def evaluation_share(output_dir, repeats):
     )
     val_labels = tf.constant(rng.integers(0, config.num_classes, val), tf.int32)
     hard = config.arch_sample != "relaxed"
+    sampled_only = config.arch_sample == "gdas"
 
     def loop():
         params, _ = inference.inner_loop(
@@ -160,10 +161,10 @@ def evaluation_share(output_dir, repeats):
 
     def accuracies():
         before = inference.posterior_mean_accuracy(
-            net, w, val_images, val_labels, hard
+            net, w, val_images, val_labels, hard, sampled_only
         )
         after = inference.posterior_mean_accuracy(
-            net, w, val_images, val_labels, hard
+            net, w, val_images, val_labels, hard, sampled_only
         )
         return before + after
 

@@ -191,7 +191,9 @@ def _adam_direction(grad, moments, t, beta1=0.9, beta2=0.999, eps=1e-8):
     return m_hat / (tf.sqrt(v_hat) + eps), (m, v)
 
 
-def posterior_mean_accuracy(supernet, params, images, labels, hard=False):
+def posterior_mean_accuracy(
+    supernet, params, images, labels, hard=False, sampled_only=False
+):
     """Accuracy of the posterior's mean network on a batch.
 
     The mean network has theta = psi_mu and z = softmax(phi), the expected
@@ -199,12 +201,15 @@ def posterior_mean_accuracy(supernet, params, images, labels, hard=False):
     how well a task is fitted before and after the inner loop. With `hard`
     (for a posterior trained on hard samples, which never saw a mixture)
     z is instead q(z|D)'s mode, one op an edge: the architecture that would
-    be derived, whose other ops are not computed.
+    be derived. With `sampled_only` too (a posterior trained with GDAS's
+    estimator, whose graph runs only sampled ops already) the other ops are
+    not computed; otherwise the mixture runs at that one-hot z, the same
+    values without the sampled-op graph's longer trace.
     """
     z = tf.nn.softmax(params.logits)
     if hard:
         z = tf.one_hot(tf.argmax(params.logits, -1), tf.shape(z)[-1])
-    logits = supernet.apply(params.mu, z, images, one_hot=hard)
+    logits = supernet.apply(params.mu, z, images, one_hot=hard and sampled_only)
     return tf.reduce_mean(
         tf.cast(
             tf.equal(
