@@ -171,36 +171,31 @@ class MetaTrainer:
             )
         return self._adapt_steps[size](w, inputs, temperature)
 
-    def _adapt_one(
-        self,
-        w,
-        images,
-        labels,
-        val_images,
-        val_labels,
-        temperature,
-        num_examples,
-        seed,
-    ):
+    def _adapt_one(self, w, inputs, temperature):
         """One task on one replica: the inner loop and what to report."""
         net = self.supernet
         hard = self.config.arch_sample != "relaxed"
         sampled_only = self.config.arch_sample == "gdas"
         before = inference.posterior_mean_accuracy(
-            net, w, val_images, val_labels, hard, sampled_only
+            net, w, inputs.val_images, inputs.val_labels, hard, sampled_only
         )
         adapted, terms = inference.inner_loop(
             net,
             w,
-            images,
-            labels,
+            inputs.images,
+            inputs.labels,
             self.config.inner_loop,
             temperature,
-            num_examples,
-            seed,
+            inputs.num_examples,
+            inputs.seed,
         )
         after = inference.posterior_mean_accuracy(
-            net, adapted, val_images, val_labels, hard, sampled_only
+            net,
+            adapted,
+            inputs.val_images,
+            inputs.val_labels,
+            hard,
+            sampled_only,
         )
         delta, finite = inference.task_delta(adapted, w)
         probs = tf.nn.softmax(adapted.logits)
@@ -219,7 +214,7 @@ class MetaTrainer:
 
     def _adapt_replicas(self, w, inputs, temperature):
         per_replica = self.strategy.run(
-            self._adapt_one, args=(w, *inputs[:-1], temperature, *inputs[-1:])
+            self._adapt_one, args=(w, inputs, temperature)
         )
         # Element by element: a multi-worker strategy's reduce would try to
         # stack the fields of a nested value into one tensor.

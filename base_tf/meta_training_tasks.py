@@ -14,10 +14,23 @@ loop runs, so that reading and decoding them is off the critical path.
 
 import concurrent.futures
 import dataclasses
+import typing
 import weakref
 
 import numpy as np
 import tensorflow as tf
+
+
+class TaskInputs(typing.NamedTuple):
+    """What the inner loop of one task takes, by name (tensors, or one
+    value a replica)."""
+
+    images: typing.Any  # [T, batch, h, w, c]: the T training batches
+    labels: typing.Any  # [T, batch]
+    val_images: typing.Any  # [n, h, w, c]: the whole validation set
+    val_labels: typing.Any  # [n]
+    num_examples: typing.Any  # N, the task's training examples
+    seed: typing.Any  # the task's noise seed, int64 [2]
 
 
 def task_seed(seed, index):
@@ -58,9 +71,9 @@ class TaskSampler:
             size: its images' side in pixels (default: the view's).
 
         Returns:
-            `(images, labels, val_images, val_labels, N, seed)`: its T
-            training batches stacked, its whole validation set, its
-            training examples' count N and its noise seed.
+            `TaskInputs`: its T training batches stacked, its whole
+            validation set, its training examples' count N and its noise
+            seed.
         """
         tasks = tasks or self.tasks
         spec = tasks.config.image_spec
@@ -77,7 +90,7 @@ class TaskSampler:
         val_images, val_labels = next(
             iter(task.val_dataset(max(task.num_val, 1)))
         )
-        return (
+        return TaskInputs(
             images,
             labels,
             val_images,
@@ -95,14 +108,16 @@ class TaskSampler:
         """The replicas' inputs: `per_task[r]`, the `inputs` of a task, go
         to replica r (as they are on one replica)."""
         if len(per_task) == 1:
-            return tuple(tf.convert_to_tensor(x) for x in per_task[0])
-        return tuple(
-            self.strategy.experimental_distribute_values_from_function(
-                lambda ctx, k=k: tf.convert_to_tensor(
-                    per_task[ctx.replica_id_in_sync_group][k]
+            return TaskInputs(*map(tf.convert_to_tensor, per_task[0]))
+        return TaskInputs(
+            *(
+                self.strategy.experimental_distribute_values_from_function(
+                    lambda ctx, k=k: tf.convert_to_tensor(
+                        per_task[ctx.replica_id_in_sync_group][k]
+                    )
                 )
+                for k in range(len(TaskInputs._fields))
             )
-            for k in range(len(per_task[0]))
         )
 
     def groups(self, epoch):

@@ -9,7 +9,7 @@ import re
 import numpy as np
 import tensorflow as tf
 
-from base_tf import adaptation, data, meta_training, run_folder
+from base_tf import adaptation, data, inference, meta_training, run_folder
 from tests import tfds_testing, tiny
 
 
@@ -56,6 +56,48 @@ class MetaTrainingTest(tf.test.TestCase):
         again = trainer.train_epoch()
         self.assertEqual(again["traces"], 1.0)
         self.assertLess(again["time/adaptation"], results["time/adaptation"])
+
+    def test_the_meta_update_steps_toward_each_tasks_inner_loop(self):
+        # BASE line 10, checked against the inner loop run by hand on the
+        # same tasks: W_1 = W_0 + lambda * mean_c(adapted_c - W_0), each
+        # task adapted at the epoch's temperature with its own N and seed.
+        # (Until this test, the trainer passed N as the temperature and
+        # the temperature as N: tau was ~50-250, phi hardly moved, and
+        # the KL terms weighed N times too much.)
+        config = dataclasses.replace(
+            tiny.CONFIG, epochs=1, arch_learning_rate=5.0, inner_steps=3
+        )
+        trainer = meta_training.MetaTrainer(
+            config, tiny.tasks(), self.get_temp_dir() + "/line10"
+        )
+        w = trainer.model.meta_parameters
+        w = type(w)(*(tf.identity(p) for p in w))
+        deltas = []
+        for c in range(config.tasks_per_epoch):
+            inputs = trainer._sampler.inputs(c)
+            self.assertEqual(float(inputs.num_examples), 3 * 16)
+            adapted, _ = inference.inner_loop(
+                trainer.supernet,
+                w,
+                inputs.images,
+                inputs.labels,
+                config.inner_loop,
+                tf.constant(config.temperature(0)),
+                inputs.num_examples,
+                inputs.seed,
+            )
+            deltas.append([a - b for a, b in zip(adapted, w, strict=True)])
+        trainer.train_epoch()
+        for k, name in enumerate(("logits", "mu", "rho")):
+            expected = w[k] + config.meta_learning_rate * np.mean(
+                [d[k] for d in deltas], axis=0
+            )
+            self.assertAllClose(
+                trainer.model.meta_parameters[k], expected, atol=1e-5, msg=name
+            )
+        # The logits moved: the architecture has a gradient.
+        moved = np.abs(trainer.model.meta_parameters.logits - w.logits).max()
+        self.assertGreater(moved, 1e-3)
 
     def test_exchangeable_classes_start_every_task_at_ln_k(self):
         config = dataclasses.replace(tiny.CONFIG, exchangeable_classes=True)
