@@ -1,12 +1,12 @@
-"""The fused mixed node equals the op-by-op sum of the Keras op layers."""
+"""The fused mixed node equals the paper's equation, the op-by-op sum of
+`supernet.mixed_edge.MixedEdge` over its in-edges."""
 
 import numpy as np
 import tensorflow as tf
 from absl.testing import parameterized
 
 from base_tf import search_space
-from base_tf.search_space import operations
-from base_tf.supernet import kernels, mixed_op
+from base_tf.supernet import mixed_edge, mixed_op
 from base_tf.supernet.parameters import ParameterLayout
 
 C = 4
@@ -62,8 +62,9 @@ def _node_and_states(space, node_index, reduction, size, seed):
 
 
 def _reference_node(node, params, states, z, space):
-    """sum_e sum_o z[e, o] * op_o(x_e), each op a Keras layer of `operations`
-    with the fused node's weights copied in, BN in training mode."""
+    """sum_e MixedEdge_e(x_e; z[e]): the paper's equation as the library
+    states it (`supernet.mixed_edge`), each op's Keras layer holding the
+    fused node's weights, BN in training mode."""
     total = 0.0
     for group in node.groups:
         num_dw = len(group.sep) + len(group.dil)
@@ -72,11 +73,12 @@ def _reference_node(node, params, states, z, space):
             zip(group.edges, group.sources, strict=True)
         ):
             x = states[i]
+            edge = mixed_edge.MixedEdge(space.name, C, group.stride)
+            edge(x, z=z[e], training=True)  # builds its ops
             for o, name in enumerate(space.ops):
                 if name == "none":
                     continue
-                layer = operations.OPS[name](C, group.stride, False)
-                layer.build(x.shape)
+                layer = edge.ops[o]
                 kind = mixed_op.op_kind(name)
                 if kind.family == "sep":
                     p = [q for q, _ in group.sep].index(o)
@@ -115,11 +117,7 @@ def _reference_node(node, params, states, z, space):
                     layer.conv_odd.kernel.assign(
                         _edge_block(params[group.w["fr_b"]], j, C // 2)
                     )
-                y = layer(x, training=True)
-                if "pool" in kind.family and space.pool_batch_norm:
-                    mean, var = tf.nn.moments(y, [0, 1, 2])
-                    y = (y - mean) / tf.sqrt(var + kernels.BN_EPSILON)
-                total += z[e, o] * y
+            total += edge(x, z=z[e], training=True)
     return total
 
 
