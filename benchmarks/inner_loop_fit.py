@@ -78,6 +78,60 @@ def fit_one(net, w, task, config, steps, eval_steps, index):
     return terms.nll.numpy(), terms.accuracy.numpy(), val
 
 
+def drift(net, w, task, config, steps, index):
+    """How the logits move in the first and the second half of `steps`
+    inner steps on one task: `(phi^{T/2} - alpha, phi^T - phi^{T/2})`,
+    each `[cell types, edges, ops]`. The same batches, noise and seed as
+    `fit_one`, so the halves are one trajectory."""
+    batches = task.train_dataset(config.batch_size, seed=index)
+    images, labels = next(iter(batches.batch(steps)))
+    seed = meta_training.task_seed(config.seed, index)
+    temperature = tf.constant(config.initial_temperature)
+    n = np.float32(task.num_train)
+    half = steps // 2
+    phis = [np.asarray(w.logits)]
+    for t in (half, steps):
+        params, _ = _INNER_LOOP(
+            net,
+            w,
+            images[:t],
+            labels[:t],
+            config.inner_loop,
+            temperature,
+            n,
+            seed,
+        )
+        phis.append(params.logits.numpy())
+    return phis[1] - phis[0], phis[2] - phis[1]
+
+
+def drift_lines(space, moves, steps):
+    """The mean displacement of each op's logit over edges and tasks, per
+    half of the steps, centred over the ops of an edge (softmax ignores a
+    shift); and how much the tasks agree: the norm of the tasks' mean
+    displacement over the mean of their norms (1: all tasks move the
+    logits the same way; about 1/sqrt(tasks): no common direction)."""
+    lines = []
+    for half, name in (
+        (0, f"steps [0,{steps // 2})"),
+        (1, f"steps [{steps // 2},{steps})"),
+    ):
+        d = np.stack([m[half] for m in moves])  # [tasks, types, edges, ops]
+        d = d - d.mean(-1, keepdims=True)
+        by_op = d.mean(axis=(0, 1, 2))
+        mean_norm = float(np.mean([np.linalg.norm(x) for x in d]))
+        agreement = float(np.linalg.norm(d.mean(0))) / max(mean_norm, 1e-30)
+        lines.append(
+            f"  logits' displacement, {name}: |d| a task {mean_norm:.4f}, "
+            f"tasks' agreement {agreement:.2f}; by op (mean over edges "
+            f"and tasks): "
+            + ", ".join(
+                f"{op} {v:+.4f}" for op, v in zip(space.ops, by_op, strict=True)
+            )
+        )
+    return lines
+
+
 def movement(model, initial):
     """How far meta-training moved mu from its W_0: |mu - mu_0| / |mu_0|
     of each weight tensor, summarised by part of the network."""
@@ -119,6 +173,11 @@ def main():
     )
     parser.add_argument(
         "--prior", default=None, help="a meta-training run (default: W_0)"
+    )
+    parser.add_argument(
+        "--drift",
+        action="store_true",
+        help="also print how the logits move in each half of the steps",
     )
     parser.add_argument("--data_dir", default=None)
     parser.add_argument("--out", default="benchmarks/results/inner_loop_fit")
@@ -185,6 +244,14 @@ def main():
                 f"  steps [{a:3d},{b:3d}): nll {row[f'nll[{a},{b})']:.3f}  "
                 f"train acc {row[f'train_acc[{a},{b})']:.3f}"
             )
+        if args.drift:
+            moves = [
+                drift(net, w, tasks.sample(i), config, args.steps, i)
+                for i in range(args.tasks)
+            ]
+            row["drift"] = [[m.tolist() for m in move] for move in moves]
+            for line in drift_lines(net.space, moves, args.steps):
+                say(line)
         say(
             "  val acc after T steps: "
             + ", ".join(f"T={t}: {row[f'val_acc@{t}']:.3f}" for t in eval_steps)

@@ -412,6 +412,45 @@ def accuracy_of(genotype, args, trained, log):
     return trained[arch]
 
 
+# The settings that determine a cell's training, and so its accuracies.
+RECIPE_SETTINGS = (
+    "space", "train_seeds", "train_epochs", "train_examples",
+    "test_examples", "image_size", "train_channels", "train_cells",
+)  # fmt: skip
+
+
+def trained_before(args, paths):
+    """`{arch: accuracies}` of the cells trained in earlier result files
+    with the same recipe (`--trained_from`), so that a run measures only
+    the cells it has not seen.
+
+    Raises:
+        SystemExit: a file was trained with another recipe.
+    """
+    trained = {}
+    for path in paths:
+        with open(path) as f:
+            results = json.load(f)
+        theirs = results["settings"]
+        differ = [
+            k for k in RECIPE_SETTINGS if theirs.get(k) != getattr(args, k)
+        ]
+        if differ:
+            theirs_ = ", ".join(f"{k}={theirs.get(k)!r}" for k in differ)
+            build_parser().error(
+                f"--trained_from {path} trained its cells with other "
+                f"settings ({theirs_}): drop it or rerun with those settings."
+            )
+        for row in results.get("random", []) + results.get("published", []):
+            if "accs" in row:
+                trained.setdefault(row["arch"], row["accs"])
+        for search_ in results.get("searches", []):
+            for cell in search_["cells"].values():
+                if "test_accuracies" in cell:
+                    trained.setdefault(cell["arch"], cell["test_accuracies"])
+    return trained
+
+
 def summary(accs):
     mean = stats.mean(accs)
     std = stats.stdev(accs) if len(accs) > 1 else 0.0
@@ -531,6 +570,12 @@ def build_parser():
         help="derive the cells and stop (no training): for exploring",
     )
     parser.add_argument(
+        "--trained_from",
+        nargs="+",
+        metavar="JSON",
+        help="result files whose cells (same recipe) need no training again",
+    )
+    parser.add_argument(
         "--report",
         nargs="+",
         metavar="JSON",
@@ -605,7 +650,9 @@ def main():
             minutes=elapsed / 60,
         )
         return
-    trained = {}
+    trained = trained_before(args, args.trained_from or [])
+    if trained:
+        log(f"{len(trained)} cells' accuracies read from --trained_from")
     randoms = random_cells(args)
     log(f"\ntraining {len(randoms)} random cells")
     random_rows = []
