@@ -158,7 +158,7 @@ class MetaTrainer:
     def supernet(self):
         return self.model.supernet
 
-    def _adapt_step(self, w, inputs, temperature, size=None):
+    def _adapt_step(self, w, inputs, temperature, arch_rate, size=None):
         """`_adapt_replicas` on tasks of `size` pixels (default: the
         config's `image_size`), traced once for each size."""
         size = size or self.config.image_size
@@ -169,10 +169,11 @@ class MetaTrainer:
             self._adapt_steps[size] = tf.function(
                 self._adapt_replicas, reduce_retracing=True, autograph=False
             )
-        return self._adapt_steps[size](w, inputs, temperature)
+        return self._adapt_steps[size](w, inputs, temperature, arch_rate)
 
-    def _adapt_one(self, w, inputs, temperature):
-        """One task on one replica: the inner loop and what to report."""
+    def _adapt_one(self, w, inputs, temperature, arch_rate):
+        """One task on one replica: the inner loop (the logits stepping by
+        `arch_rate`, a tensor) and what to report."""
         net = self.supernet
         hard = self.config.arch_sample != "relaxed"
         sampled_only = self.config.arch_sample == "gdas"
@@ -184,7 +185,7 @@ class MetaTrainer:
             w,
             inputs.images,
             inputs.labels,
-            self.config.inner_loop,
+            self.config.inner_loop._replace(arch_learning_rate=arch_rate),
             temperature,
             inputs.num_examples,
             inputs.seed,
@@ -212,9 +213,9 @@ class MetaTrainer:
         metrics = {k: v * finite for k, v in metrics.items()}
         return delta, finite, metrics, entropy * finite
 
-    def _adapt_replicas(self, w, inputs, temperature):
+    def _adapt_replicas(self, w, inputs, temperature, arch_rate):
         per_replica = self.strategy.run(
-            self._adapt_one, args=(w, inputs, temperature)
+            self._adapt_one, args=(w, inputs, temperature, arch_rate)
         )
         # Element by element: a multi-worker strategy's reduce would try to
         # stack the fields of a nested value into one tensor.
@@ -234,6 +235,7 @@ class MetaTrainer:
         clock = PhaseClock()
         epoch = int(self.epoch.numpy())
         temperature = tf.constant(cfg.temperature(epoch), tf.float32)
+        arch_rate = tf.constant(cfg.arch_learning_rate_at(epoch), tf.float32)
         w = self.model.meta_parameters
         if cfg.exchangeable_classes:
             w = self.model.exchangeable(w)
@@ -253,7 +255,7 @@ class MetaTrainer:
                 sampler.prefetch(epoch + 1)
             with clock("adaptation"):
                 delta, finite, metrics, ent = self._adapt_step(
-                    w, inputs, temperature, size
+                    w, inputs, temperature, arch_rate, size
                 )
                 finite = float(finite)  # waits for the replicas
             if delta_sum is None:
@@ -326,6 +328,7 @@ class MetaTrainer:
         if temperature is None:
             temperature = cfg.temperature(cfg.epochs - 1)
         temperature = tf.constant(temperature, tf.float32)
+        arch_rate = tf.constant(cfg.arch_learning_rate, tf.float32)
         w = self.model.meta_parameters
         self._sampler.prefetched(None)  # no sampling on two threads at once
         sums, count = {}, 0.0
@@ -333,7 +336,9 @@ class MetaTrainer:
             inputs = self._sampler.distributed_inputs(
                 range(start, start + replicas), tasks
             )
-            _, finite, metrics, _ = self._adapt_step(w, inputs, temperature)
+            _, finite, metrics, _ = self._adapt_step(
+                w, inputs, temperature, arch_rate
+            )
             count += float(finite)
             for k, v in metrics.items():
                 sums[k] = sums.get(k, 0.0) + float(v)

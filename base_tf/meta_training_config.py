@@ -47,6 +47,17 @@ class MetaTrainingConfig:
             judged by what it does alone, and only the sampled op need
             run. Configs written before this field existed were relaxed
             (`read_config`).
+        arch_warmup_epochs: the first epochs, in which the inner loop's
+            logits hold still (its phi steps by 0) and so alpha does not
+            move: W's weights first learn to fit tasks on architectures
+            drawn from the uniform prior (one path an edge with hard
+            samples, as SPOS trains its supernet on uniform paths before
+            it searches), then the logits learn. Reptile moves alpha by
+            the sum of phi's steps over each task's T steps, which judge
+            each op by how it lowers the loss of the weights as they are:
+            from untrained weights, ops without weights lower it first
+            (`benchmarks/inner_loop_fit.py --drift`). Treats every op
+            alike.
         initial_temperature, final_temperature: the Gumbel-softmax
             temperature falls geometrically from the first to the last
             epoch.
@@ -85,6 +96,7 @@ class MetaTrainingConfig:
     arch_optimizer: str = "sgd"
     rho_learning_rate: float | None = None
     arch_sample: str = "hard"
+    arch_warmup_epochs: int = 0
     initial_temperature: float = 1.0
     final_temperature: float = 0.2
     prior_sigma: float = 0.02
@@ -123,6 +135,15 @@ class MetaTrainingConfig:
                     f"MetaTrainingConfig.{name} must be a finite number > 0, "
                     f"got {value!r}."
                 )
+        if (
+            isinstance(self.arch_warmup_epochs, bool)
+            or not isinstance(self.arch_warmup_epochs, int)
+            or not 0 <= self.arch_warmup_epochs < self.epochs
+        ):
+            raise ValueError(
+                "MetaTrainingConfig.arch_warmup_epochs must be an int in "
+                f"[0, epochs={self.epochs}), got {self.arch_warmup_epochs!r}."
+            )
         for name in ("kl_architecture", "kl_weights"):
             if not getattr(self, name) >= 0:
                 raise ValueError(f"MetaTrainingConfig.{name} must be >= 0.")
@@ -186,6 +207,12 @@ class MetaTrainingConfig:
     def task_size(self, position):
         """The image size of task `position` (0..C-1) of an epoch."""
         return self.sizes[position % len(self.sizes)]
+
+    def arch_learning_rate_at(self, epoch):
+        """The logits' inner step in `epoch`: 0 in the warm-up epochs."""
+        if epoch < self.arch_warmup_epochs:
+            return 0.0
+        return float(self.arch_learning_rate)
 
     def temperature(self, epoch):
         """tau_e = tau_0 * (tau_final / tau_0) ** (e / (E - 1))."""

@@ -181,6 +181,14 @@ flags.DEFINE_enum(
     "one-hot argmax with the relaxed gradient, straight-through) or gdas "
     "(the same one-hot sample, the gradient through the sampled op only).",
 )
+flags.DEFINE_integer(
+    "arch_warmup_epochs",
+    _DEFAULTS.arch_warmup_epochs,
+    "The first epochs, in which the architecture logits hold still (the "
+    "inner loop's phi does not step, so alpha does not move) while W's "
+    "weights learn to fit tasks on architectures drawn from the uniform "
+    "prior.",
+)
 flags.DEFINE_float(
     "kl_architecture",
     _DEFAULTS.kl_architecture,

@@ -99,6 +99,24 @@ class MetaTrainingTest(tf.test.TestCase):
         moved = np.abs(trainer.model.meta_parameters.logits - w.logits).max()
         self.assertGreater(moved, 1e-3)
 
+    def test_warm_up_epochs_hold_alpha_and_train_the_weights(self):
+        config = dataclasses.replace(
+            tiny.CONFIG, epochs=2, arch_warmup_epochs=1, arch_learning_rate=5.0
+        )
+        trainer = meta_training.MetaTrainer(
+            config, tiny.tasks(), self.get_temp_dir() + "/warmup"
+        )
+        w0 = weights(trainer)
+        trainer.train_epoch()
+        w1 = weights(trainer)
+        self.assertAllEqual(w1[0], w0[0])  # alpha held
+        self.assertGreater(np.abs(w1[1] - w0[1]).max(), 0.0)  # mu moved
+        trainer.train_epoch()
+        self.assertGreater(np.abs(weights(trainer)[0] - w1[0]).max(), 1e-3)
+        self.assertEqual(trainer.traces, 1)  # the step size is an input
+        with self.assertRaisesRegex(ValueError, "arch_warmup_epochs"):
+            dataclasses.replace(config, arch_warmup_epochs=2)
+
     def test_exchangeable_classes_start_every_task_at_ln_k(self):
         config = dataclasses.replace(tiny.CONFIG, exchangeable_classes=True)
         trainer = meta_training.MetaTrainer(
