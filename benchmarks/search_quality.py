@@ -711,7 +711,14 @@ def main():
             for a, m, s in random_rows
         ],
         published=[
-            {"name": n, "arch": a, "mean": m, "std": s, "rank": r}
+            {
+                "name": n,
+                "arch": a,
+                "mean": m,
+                "std": s,
+                "rank": r,
+                "accs": trained[a],
+            }
             for n, a, m, s, r in published
         ],
         searches=searches,
