@@ -6,6 +6,7 @@ import threading
 
 import tensorflow as tf
 
+from base_tf import meta_training_tasks
 from base_tf.meta_training_config import MetaTrainingConfig
 from base_tf.meta_training_tasks import TaskSampler, task_seed
 
@@ -57,9 +58,12 @@ class TaskSamplerTest(tf.test.TestCase):
         self.assertIsNone(tasks.prefetched(1))
 
     def test_one_task_is_given_to_the_one_replica_as_tensors(self):
-        inputs = sampler().distribute([(1, 2.0)])
+        task = meta_training_tasks.TaskInputs(1, 2, 3.0, 4, 5.0, 6)
+        inputs = sampler().distribute([task])
+        self.assertIsInstance(inputs, meta_training_tasks.TaskInputs)
         self.assertTrue(all(isinstance(x, tf.Tensor) for x in inputs))
-        self.assertEqual([x.numpy() for x in inputs], [1, 2.0])
+        self.assertEqual([x.numpy() for x in inputs], list(task))
+        self.assertEqual(inputs.num_examples.numpy(), 5.0)
 
 
 if __name__ == "__main__":
