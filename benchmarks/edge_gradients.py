@@ -1,13 +1,17 @@
 """The architecture gradient edge by edge, for each kind of sample.
 
     PYTHONPATH=. python benchmarks/edge_gradients.py      # ~2 min
+    PYTHONPATH=. python benchmarks/edge_gradients.py --space=darts
 
 At the untrained W_0 of `search_quality.py`'s NAS-Bench-201 supernet, on
 one batch of 32 images of its CIFAR-10 task, the rms over 20 noise draws
 of d ELBO / d phi on each edge, for the three `inference.SAMPLES` at
-temperatures 1 and 0.2. An estimator whose gradient on some edges is
+temperatures 1 and 0.2 (`--space=darts` and the harness's other flags:
+its DARTS supernet; the rows then hold the normal cell's edges, then the
+reduction cell's). An estimator whose gradient on some edges is
 orders of magnitude above the others' moves those edges' logits whatever
-the data say. Results go to benchmarks/results/edge_gradients.txt.
+the data say. Results go to benchmarks/results/edge_gradients.txt
+(`edge_gradients_<space>.txt` for another space).
 """
 
 import os
@@ -36,7 +40,7 @@ DRAWS = 20
 
 def main():
     warnings.filterwarnings("ignore", message="Gradients do not exist")
-    args = sq.parse_args([])
+    args = sq.parse_args(sys.argv[1:])
     config = sq.meta_config(args, "full", 0)
     model = meta_training.prior_model(config)
     w = model.meta_parameters
@@ -84,7 +88,8 @@ def main():
     for line in outliers:
         print(line)
     os.makedirs("benchmarks/results", exist_ok=True)
-    with open("benchmarks/results/edge_gradients.txt", "w") as f:
+    suffix = "" if args.space == "nas_bench_201" else f"_{args.space}"
+    with open(f"benchmarks/results/edge_gradients{suffix}.txt", "w") as f:
         f.write("\n".join(lines) + "\n")
 
 
