@@ -63,6 +63,7 @@ from base_tf import (  # noqa: E402
     training,
 )
 from base_tf.inference import statistics  # noqa: E402
+from base_tf.search_space import cell_graph  # noqa: E402
 
 # Per space: the supernet's and the trained network's cells, and the
 # published genotypes trained beside the searched ones.
@@ -189,28 +190,26 @@ def parameter_free_ops(space):
     return free
 
 
-def has_parametric_path(genotype, free):
-    """Whether some input-to-output path of the (normal) cell goes through
-    an op with weights (a cell without one has collapsed)."""
-    if isinstance(genotype, search_space.NasBench201Genotype):
-        inputs, nodes = 1, genotype.nodes
-        outputs = [len(nodes)]
-    else:
-        inputs = 2
-        pairs = genotype.normal
-        nodes = [pairs[k : k + 2] for k in range(0, len(pairs), 2)]
-        outputs = list(genotype.normal_concat)
-    # best[node]: 0 no path from an input, 1 parameter-free paths only,
-    # 2 a path through an op with weights.
-    best = dict.fromkeys(range(inputs), 1)
-    for j, node in enumerate(nodes, start=inputs):
-        value = 0
-        for op, i in node:
-            if op == "none" or not best.get(i):
-                continue
-            value = max(value, best[i] if op in free else 2)
-        best[j] = value
-    return max(best[j] for j in outputs) == 2
+def has_parametric_path(genotype, free, cell_type):
+    """Whether some input-to-output path of the genotype's `cell_type`
+    cell goes through an op with weights (a cell without one has
+    collapsed), read off its `cell_graph`: the inputs are the earlier
+    cells' outputs (or the first node), the output the concatenation (or
+    the last node)."""
+    graph = genotype.cell_graph(cell_type)
+    names = [name for name, _ in graph.nodes]
+    kinds = dict(graph.nodes)
+    inputs = [n for n in names if kinds[n] == cell_graph.PREVIOUS_CELL]
+    outputs = [n for n in names if kinds[n] == cell_graph.CONCAT]
+    # best[node]: 1 parameter-free paths only from an input, 2 a path
+    # through an op with weights. The edges come node by node.
+    best = dict.fromkeys(inputs or names[:1], 1)
+    for source, target, op in graph.edges:
+        if op == "none" or not best.get(source):
+            continue
+        value = best[source] if op is None or op in free else 2
+        best[target] = max(best.get(target, 0), value)
+    return best.get((outputs or names[-1:])[0], 0) == 2
 
 
 def cell_text(genotype):
@@ -633,7 +632,9 @@ def main():
     for result in searches:
         for cell in result["cells"].values():
             cell["collapsed"] = not has_parametric_path(
-                search_space.genotype_from_json(cell["genotype"]), free
+                search_space.genotype_from_json(cell["genotype"]),
+                free,
+                search_space.get_space(args.space).cell_types[0],
             )
     if args.search_only:
         for result in searches:
