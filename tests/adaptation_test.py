@@ -17,6 +17,7 @@ from base_tf import (
     meta_training,
     run_folder,
 )
+from base_tf.inference import statistics
 from base_tf.search_space import NasBench201Genotype
 from tests import tfds_testing, tiny
 
@@ -97,10 +98,18 @@ class AdaptationTest(tf.test.TestCase):
             info["posterior_statistics"]["kl_architecture"],
             inference.kl_architecture(posterior.params, self.w),
         )
-        self.assertLess(
-            info["posterior_statistics"]["relative_entropy"],
-            info["prior_statistics"]["relative_entropy"],
-        )
+        # What it reports of the prior and the posterior is theirs. (The
+        # posterior need not be sharper than a meta-trained prior after
+        # 3 steps: a prior that has learned is no longer uniform.)
+        for key, params in (
+            ("prior_statistics", self.w),
+            ("posterior_statistics", posterior.params),
+        ):
+            self.assertAllClose(
+                info[key]["relative_entropy"],
+                statistics.summary(params)["relative_entropy"],
+                rtol=1e-5,
+            )
 
     def test_zero_steps_is_the_prior(self):
         config = adaptation.AdaptationConfig(
