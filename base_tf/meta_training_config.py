@@ -52,12 +52,10 @@ class MetaTrainingConfig:
             move: W's weights first learn to fit tasks on architectures
             drawn from the uniform prior (one path an edge with hard
             samples, as SPOS trains its supernet on uniform paths before
-            it searches), then the logits learn. Reptile moves alpha by
-            the sum of phi's steps over each task's T steps, which judge
-            each op by how it lowers the loss of the weights as they are:
-            from untrained weights, ops without weights lower it first
-            (`benchmarks/inner_loop_fit.py --drift`). Treats every op
-            alike.
+            it searches), then the logits learn. Treats every op alike.
+            Measured, it did not change what the prior learns (README,
+            "Search quality": the long meta-training's prior moves toward
+            pooling with or without 75 warm-up epochs); default 0.
         initial_temperature, final_temperature: the Gumbel-softmax
             temperature falls geometrically from the first to the last
             epoch.

@@ -55,7 +55,7 @@ class MixedEdge(keras.layers.Layer):
         # space whose search network does so, a BN after each pool.
         self.ops = [
             search_spaces.OPS[name](
-                self.channels, self.stride, False, name=f"{name}"
+                self.channels, self.stride, False, name=name
             )
             for name in self.space.ops
         ]
