@@ -240,8 +240,19 @@ flags.DEFINE_enum(
     "default",
     ["default", "mirrored", "multi_worker"],
     "default: one device; mirrored: tasks spread over all local GPUs (or "
-    "CPUs if none), one task a replica; multi_worker: over the GPUs (or "
-    "CPUs) of several machines, the cluster read from TF_CONFIG.",
+    "CPUs if none; see --cpu_devices), one task a replica; multi_worker: "
+    "over the GPUs (or CPUs) of several machines, the cluster read from "
+    "TF_CONFIG.",
+)
+flags.DEFINE_integer(
+    "cpu_devices",
+    0,
+    "With --strategy=mirrored on a machine without GPUs: split its CPU into "
+    "this many logical devices, one replica each, to try and measure "
+    "replication without accelerators (the replicas share the same cores: "
+    "not faster). 0: the devices as TensorFlow finds them (one CPU). "
+    "Refused with a GPU present (the replicas are the GPUs) and with the "
+    "other strategies (one replica a process on a CPU, whatever the split).",
 )
 flags.DEFINE_integer(
     "eval_tasks",
@@ -272,6 +283,48 @@ def task_distribution(config):
         FLAGS.flag_values_dict()
     )
     return settings.task_distribution(config)
+
+
+def split_cpu(cpu_devices, strategy):
+    """Splits the one physical CPU into `cpu_devices` logical devices, for
+    `make_strategy("mirrored")` to find that many replicas.
+
+    Replication can then be run, tested and timed on a machine without
+    accelerators; it must happen before TensorFlow initialises, so before
+    any other TF op. 0 and 1 leave the devices as they are. Refused where
+    the split would not mean what it says: with a GPU (those are the
+    replicas; the CPU is never chosen over them) or with a strategy that
+    runs one replica a process on a CPU-only machine whatever the split
+    (default, multi_worker).
+    """
+    if cpu_devices < 0:
+        raise ValueError(
+            f"--cpu_devices={cpu_devices}: give how many logical CPU devices "
+            "to split the CPU into (2 or more), or 0 to leave the devices "
+            "as TensorFlow finds them."
+        )
+    if cpu_devices <= 1:
+        return
+    if strategy != "mirrored":
+        runs = {
+            "default": "runs on one device",
+            "multi_worker": "runs one replica a worker on a CPU-only machine",
+        }[strategy]
+        raise ValueError(
+            f"--cpu_devices={cpu_devices} makes replicas for "
+            f"--strategy=mirrored only: --strategy={strategy} {runs}, "
+            "whatever the split."
+        )
+    if tf.config.list_physical_devices("GPU"):
+        raise ValueError(
+            f"--cpu_devices={cpu_devices} is for machines without GPUs: "
+            "here --strategy=mirrored replicates over the GPUs; leave "
+            "--cpu_devices out."
+        )
+    cpu = tf.config.list_physical_devices("CPU")[0]
+    tf.config.set_logical_device_configuration(
+        cpu, [tf.config.LogicalDeviceConfiguration()] * cpu_devices
+    )
 
 
 def make_strategy(name):
@@ -310,8 +363,10 @@ def main(argv):
             f"--eval_tasks={FLAGS.eval_tasks}: give how many held-out tasks "
             "to evaluate at the end, 0 (none) or more."
         )
+    # First TF ops: the CPU split and a multi-worker strategy must both come
+    # before TensorFlow initialises.
+    split_cpu(FLAGS.cpu_devices, FLAGS.strategy)
     run_folder.check_directory(FLAGS.output_dir, flags=FLAGS)
-    # First TF op: a multi-worker strategy must exist before any other.
     strategy = make_strategy(FLAGS.strategy)
     tasks = task_distribution(config)
     # Before any work: the folder is this run's, or refused.
