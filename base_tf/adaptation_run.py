@@ -85,14 +85,16 @@ def run_settings(checkpoint, dataset, config):
     """Every setting that changes an adaptation's result.
 
     Named as bin/adapt's flags: the prior (`checkpoint`, the path of the
-    meta-training run's last checkpoint, and `prior`, that run's settings),
-    the `dataset` (a TFDS name or a folder's path; not where it is
-    stored) and the `AdaptationConfig` (`steps` as `adapt_steps`), with
-    `num_classes`, `image_size` and `arch_sample` resolved to the values
-    used (older records, without them, used the prior's).
+    meta-training run's last checkpoint or of the prior's `.keras` file,
+    and `prior`, that run's settings), the `dataset` (a TFDS name or a
+    folder's path; not where it is stored) and the `AdaptationConfig`
+    (`steps` as `adapt_steps`), with `num_classes`, `image_size` and
+    `arch_sample` resolved to the values used (older records, without
+    them, used the prior's).
 
     Args:
-        checkpoint: the meta-training run folder.
+        checkpoint: the meta-training run folder, or its prior's `.keras`
+            file (`meta_training_run.save_prior_keras`).
         dataset: the `data.Source` adapted to.
         config: the `AdaptationConfig`.
 

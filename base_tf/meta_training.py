@@ -18,9 +18,10 @@ a device.
 
 State: W (the model's weights) and the epoch count are checkpointed with
 `tf.train.CheckpointManager`, in a run folder claimed first (see
-`meta_training_run`). This module holds the epochs, lines 2 and 4-10
-(`MetaTrainer`); the config is `meta_training_config`'s, line 3 (drawing
-the tasks) `meta_training_tasks`'s, and what an epoch reports
+`meta_training_run`); a finished run's W is also written as one file,
+`prior.keras` (`save_prior_keras`). This module holds the epochs, lines
+2 and 4-10 (`MetaTrainer`); the config is `meta_training_config`'s, line 3
+(drawing the tasks) `meta_training_tasks`'s, and what an epoch reports
 `meta_training_summaries`'s.
 """
 
@@ -36,6 +37,7 @@ from base_tf.inference import statistics
 from base_tf.meta_training_config import MetaTrainingConfig
 from base_tf.meta_training_run import (
     CONFIG_FILE,
+    PRIOR_FILE,
     RERUN_FIELDS,
     RUN_KIND,
     claim_output_dir,
@@ -46,6 +48,7 @@ from base_tf.meta_training_run import (
     read_config,
     read_settings,
     run_settings,
+    save_prior_keras,
     write_config,
 )
 from base_tf.meta_training_summaries import (
@@ -62,6 +65,7 @@ from base_tf.meta_training_tasks import TaskSampler, task_seed
 __all__ = [
     "CONFIG_FILE",
     "PHASES",
+    "PRIOR_FILE",
     "RERUN_FIELDS",
     "RUN_KIND",
     "MetaTrainer",
@@ -73,6 +77,7 @@ __all__ = [
     "read_config",
     "read_settings",
     "run_settings",
+    "save_prior_keras",
     "task_seed",
 ]
 
@@ -349,6 +354,10 @@ class MetaTrainer:
     def train(self, verbose=1):
         """Trains until `config.epochs`, resuming where the last run stopped.
 
+        The chief then writes the last W as `<output_dir>/prior.keras`
+        (`save_prior_keras`), unless this call trained no epoch and the
+        file is there already.
+
         Returns:
             A list of each run epoch's metrics.
         """
@@ -390,4 +399,7 @@ class MetaTrainer:
             )
             if verbose:
                 print(f"\nepoch {done}: {prior_line(results)}", flush=True)
+        prior_file = os.path.join(self.output_dir, PRIOR_FILE)
+        if self.is_chief and (history or not os.path.exists(prior_file)):
+            save_prior_keras(self.output_dir, prior_file)
         return history

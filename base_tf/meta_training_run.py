@@ -7,11 +7,21 @@ image channels), a rerun with other settings is refused naming each, and
 one process at a time writes it. The config is also written as
 `meta_training_config.json`, which `read_config` reads; `load_prior` gives
 back the W of the last checkpoint.
+
+The prior also travels as one file, `prior.keras` (`save_prior_keras`;
+the meta-trainer writes it when the run finishes): the `BayesianSupernet`
+holding W, whose config carries the run's config and settings (its
+`meta_training` record). `read_config`, `read_settings`, `latest` and
+`load_prior` take such a file where they take a run folder, and read the
+same prior from it, so `bin/adapt --checkpoint=<run>/prior.keras` adapts
+as `--checkpoint=<run>` does.
 """
 
 import json
 import os
+import zipfile
 
+import keras
 import tensorflow as tf
 
 from base_tf import run_folder
@@ -24,10 +34,24 @@ CHECKPOINT_DIR = "checkpoints"
 RUN_KIND = "meta-training"
 # MetaTrainingConfig fields that do not change W: a rerun may change them.
 RERUN_FIELDS = ("checkpoint_every",)
+# The run's last W as one file (`save_prior_keras`): named for what it
+# holds, as an adaptation's `posterior.json`; `.keras` is the suffix
+# `keras.models.load_model` reads the format by.
+PRIOR_FILE = "prior.keras"
+# A `.keras` file is a zip archive whose `config.json` is the model's
+# serialized config (Keras's format): the record is read from it without
+# building the supernet.
+_KERAS_CONFIG = "config.json"
+_HOW_TO_GET_ONE = (
+    "pass a meta-training run folder (the --output_dir of `bazel run "
+    "//bin:meta_train`) or the prior.keras file one holds "
+    "(`meta_training.save_prior_keras(<run folder>)` writes it)"
+)
 
 
-def prior_model(config, image_channels=3):
-    """The `BayesianSupernet` holding W_0 of `config`."""
+def prior_model(config, image_channels=3, meta_training=None):
+    """The `BayesianSupernet` holding W_0 of `config` (`meta_training`:
+    the run's record, see `BayesianSupernet`)."""
     return BayesianSupernet(
         config.search_space,
         channels=config.channels,
@@ -36,7 +60,13 @@ def prior_model(config, image_channels=3):
         image_channels=image_channels,
         prior_sigma=config.prior_sigma,
         seed=config.seed,
+        meta_training=meta_training,
     )
+
+
+def is_prior_file(path):
+    """Whether `path` names a `.keras` file of a prior, not a run folder."""
+    return os.fspath(path).endswith(".keras")
 
 
 def is_chief(strategy):
@@ -174,9 +204,16 @@ def read_settings(output_dir):
     meta-trained on 3-channel images: its settings are the config's and
     `image_channels` 3, without the tasks'.
 
+    Args:
+        output_dir: the run folder, or a prior's `.keras` file (the
+            settings of the run that wrote it).
+
     Raises:
-        ValueError: the folder is not a meta-training run.
+        ValueError: the folder is not a meta-training run (or the file
+            not a prior's).
     """
+    if is_prior_file(output_dir):
+        return _prior_file_record(output_dir)["settings"]
     record = run_folder.read_settings(output_dir)
     if record is not None:
         kind, settings = record
@@ -199,9 +236,16 @@ def read_settings(output_dir):
 def read_config(output_dir):
     """The `MetaTrainingConfig` of a meta-training run folder.
 
+    Args:
+        output_dir: the run folder, or a prior's `.keras` file (the config
+            of the run that wrote it).
+
     Raises:
-        ValueError: the folder is not a meta-training run.
+        ValueError: the folder is not a meta-training run (or the file
+            not a prior's).
     """
+    if is_prior_file(output_dir):
+        return _config(_prior_file_record(output_dir)["config"], output_dir)
     path = os.path.join(output_dir, CONFIG_FILE)
     if not os.path.isfile(path):
         raise ValueError(
@@ -212,24 +256,44 @@ def read_config(output_dir):
     with open(path) as f:
         try:
             values = json.load(f)
-            # Runs from before `arch_sample` existed trained on relaxed
-            # samples, the default then.
-            values.setdefault("arch_sample", "relaxed")
-            return MetaTrainingConfig(**values)
-        except (AttributeError, TypeError, json.JSONDecodeError) as e:
+        except json.JSONDecodeError as e:
             raise ValueError(
                 f"{path} is not a meta-training config ({e}); was it written "
                 "by another version of base-tf?"
             ) from None
+    return _config(values, path)
+
+
+def _config(values, where):
+    """The `MetaTrainingConfig` of `values` (a config's dict), read from
+    `where`."""
+    try:
+        values = dict(values)
+        # Runs from before `arch_sample` existed trained on relaxed
+        # samples, the default then.
+        values.setdefault("arch_sample", "relaxed")
+        return MetaTrainingConfig(**values)
+    except (AttributeError, TypeError, ValueError) as e:
+        raise ValueError(
+            f"{where} is not a meta-training config ({e}); was it written "
+            "by another version of base-tf?"
+        ) from None
 
 
 def latest(output_dir):
     """The path of the last checkpoint of a meta-training run.
 
+    Args:
+        output_dir: the run folder, or a prior's `.keras` file (then the
+            file's own path: it is the prior's one copy).
+
     Raises:
         ValueError: the folder is not a meta-training run or has no
-            checkpoint yet.
+            checkpoint yet (or the file is not a prior's).
     """
+    if is_prior_file(output_dir):
+        _prior_file_record(output_dir)
+        return os.fspath(output_dir)
     read_config(output_dir)
     path = tf.train.latest_checkpoint(os.path.join(output_dir, CHECKPOINT_DIR))
     if path is None:
@@ -246,21 +310,32 @@ def load_prior(output_dir):
 
     Args:
         output_dir: the `output_dir` of a `MetaTrainer` (`--output_dir` of
-            `bin/meta_train`).
+            `bin/meta_train`), or a prior's `.keras` file
+            (`save_prior_keras`).
 
     Returns:
         `(config, model)`: the run's `MetaTrainingConfig` and a
         `BayesianSupernet` holding the last checkpoint's W, for images of
-        the run's channels (`model.supernet.image_channels`).
+        the run's channels (`model.supernet.image_channels`); the model's
+        `meta_training` is the run's record (as `save_prior_keras` stores
+        it), whichever of the two it came from.
 
     Raises:
         ValueError: the folder is not a meta-training run, or has no
-            checkpoint yet, or its checkpoint does not fit its config.
+            checkpoint yet, or its checkpoint does not fit its config (or
+            the file is not a prior's, or does not fit the config it
+            carries).
     """
+    if is_prior_file(output_dir):
+        return _load_prior_file(output_dir)
     config = read_config(output_dir)
     path = latest(output_dir)
-    channels = read_settings(output_dir)["image_channels"]
-    model = prior_model(config, channels)
+    settings = read_settings(output_dir)
+    model = prior_model(
+        config,
+        settings["image_channels"],
+        meta_training=_record(config, settings),
+    )
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, epoch=epoch)
     try:
@@ -270,4 +345,119 @@ def load_prior(output_dir):
             f"The checkpoint {path} does not fit the config beside it "
             f"({type(e).__name__}: {str(e).splitlines()[0]})."
         ) from None
+    return config, model
+
+
+def save_prior_keras(output_dir, path=None):
+    """Writes a meta-training run's last W as a `.keras` file.
+
+    The file is the run's prior on its own: a `BayesianSupernet` whose
+    config carries the run's config and settings, so `load_prior(path)`
+    and `bin/adapt --checkpoint=<path>` read the same prior, with the same
+    defaults, as from the run folder. It is written whole or not at all
+    (through a temporary file).
+
+    Args:
+        output_dir: the meta-training run folder.
+        path: where to write, a path ending in `.keras` (default:
+            `<output_dir>/prior.keras`, `PRIOR_FILE`).
+
+    Returns:
+        The path written.
+
+    Raises:
+        ValueError: the folder is not a meta-training run or has no
+            checkpoint yet, or `path` does not end in `.keras`.
+    """
+    if path is None:
+        path = os.path.join(output_dir, PRIOR_FILE)
+    path = os.fspath(path)
+    if not is_prior_file(path):
+        raise ValueError(
+            f"{path!r}: a prior's file must end in .keras (the suffix Keras "
+            "reads the format by); give a name such as prior.keras."
+        )
+    _, model = load_prior(output_dir)
+    partial = path[: -len(".keras")] + ".partial.keras"
+    model.save(partial)
+    os.replace(partial, path)
+    return path
+
+
+def _record(config, settings):
+    """The `meta_training` record a prior's file carries: the run's config
+    (`read_config`) and settings (`read_settings`)."""
+    return {"config": config.to_dict(), "settings": settings}
+
+
+def _prior_file_record(path):
+    """The `meta_training` record of a prior's `.keras` file, read from its
+    config without building the model.
+
+    Raises:
+        ValueError: no such file, not a `.keras` file, not a
+            `BayesianSupernet`, or one without the record.
+    """
+    if not os.path.isfile(path):
+        raise ValueError(f"{path!r}: no such file; {_HOW_TO_GET_ONE}.")
+    try:
+        with zipfile.ZipFile(path) as archive:
+            saved = json.loads(archive.read(_KERAS_CONFIG))
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
+        raise ValueError(
+            f"{path} is not a .keras file ({type(e).__name__}: {e}); "
+            f"{_HOW_TO_GET_ONE}."
+        ) from None
+    wanted = keras.saving.get_registered_name(BayesianSupernet)
+    found = saved.get("registered_name") or saved.get("class_name")
+    if found != wanted:
+        raise ValueError(
+            f"{path} holds a Keras {found!r}, not a meta-trained prior (a "
+            f"{wanted}); {_HOW_TO_GET_ONE}."
+        )
+    record = (saved.get("config") or {}).get("meta_training")
+    if not isinstance(record, dict) or not {"config", "settings"} <= set(
+        record
+    ):
+        raise ValueError(
+            f"{path} holds a BayesianSupernet but not the meta-training "
+            "config and settings it was learned with, which adaptation "
+            "needs: write the file with `meta_training.save_prior_keras"
+            "(<run folder>)` (not a bare `model.save`), or pass the run "
+            "folder."
+        )
+    return record
+
+
+def _load_prior_file(path):
+    """`load_prior` of a prior's `.keras` file."""
+    record = _prior_file_record(path)
+    config = _config(record["config"], path)
+    try:
+        model = keras.saving.load_model(path, compile=False)
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(
+            f"{path} could not be loaded ({type(e).__name__}: "
+            f"{str(e).splitlines()[0] if str(e) else ''}); was it written by "
+            "another version of base-tf or Keras? Write it again with "
+            "`meta_training.save_prior_keras(<run folder>)`."
+        ) from None
+    net = model.supernet
+    found = (net.space.name, net.channels, net.num_cells, net.num_classes)
+    wanted = (
+        config.search_space,
+        config.channels,
+        config.num_cells,
+        config.num_classes,
+    )
+    if found != wanted or (
+        net.image_channels != record["settings"].get("image_channels")
+    ):
+        raise ValueError(
+            f"{path} holds a supernet (space, channels, cells, classes) = "
+            f"{found} of {net.image_channels}-channel images, which does not "
+            f"fit the config it carries ({wanted}, "
+            f"{record['settings'].get('image_channels')} channels): was it "
+            "edited? Write it again with `save_prior_keras`."
+        )
     return config, model

@@ -22,7 +22,16 @@ class of its own: the K columns are K estimates of one exchangeable
 class prior, and their mean is that prior's best estimate. Equal columns
 do not stay equal: each class's cross-entropy gradient differs by its
 labels, and the weights' noise differs per column.
+
+Saved as a `.keras` file (`model.save`, `keras.models.load_model`), the
+model comes back with the same W and the same outputs: its config rebuilds
+the supernet and the file holds W. The config also carries
+`meta_training`, the record of the run that learned W
+(`meta_training_run.save_prior_keras`), so that the one file is a prior
+adaptation can start from.
 """
+
+import json
 
 import keras
 import tensorflow as tf
@@ -43,6 +52,10 @@ class BayesianSupernet(keras.Model):
             the supernet's shape (see `supernet.Supernet`).
         prior_sigma: the initial sigma of p(theta).
         seed: seeds the initial mu.
+        meta_training: None, or a JSON-ready dict of the meta-training run
+            that learned W (its config and settings, see
+            `meta_training_run`); it changes nothing here, it travels with
+            the model's config into a `.keras` file.
         **kwargs: passed to `keras.Model`.
     """
 
@@ -56,6 +69,7 @@ class BayesianSupernet(keras.Model):
         stem_multiplier=3,
         prior_sigma=0.02,
         seed=0,
+        meta_training=None,
         **kwargs,
     ):
         super().__init__(**kwargs)
@@ -71,6 +85,10 @@ class BayesianSupernet(keras.Model):
         )
         self.prior_sigma = float(prior_sigma)
         self.seed = int(seed)
+        # As JSON text: Keras would track a dict attribute as if it could
+        # hold layers, and the text keeps the record as given (and refuses
+        # at once what a `.keras` file could not hold).
+        self._meta_training = json.dumps(meta_training, sort_keys=True)
         size = self.supernet.num_parameters
         self.alpha = self.add_weight(
             shape=self.supernet.z_shape, initializer="zeros", name="alpha"
@@ -89,6 +107,11 @@ class BayesianSupernet(keras.Model):
     @property
     def space(self):
         return self.supernet.space
+
+    @property
+    def meta_training(self):
+        """The `meta_training` record given (a copy), or None."""
+        return json.loads(self._meta_training)
 
     @property
     def meta_parameters(self):
@@ -166,6 +189,7 @@ class BayesianSupernet(keras.Model):
             "stem_multiplier": net.stem_multiplier,
             "prior_sigma": self.prior_sigma,
             "seed": self.seed,
+            "meta_training": self.meta_training,
         }
 
 

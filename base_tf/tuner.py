@@ -49,7 +49,7 @@ def adapted_posterior(
     `bin/adapt` brings them) and runs `adaptation.adapt`.
 
     Args:
-        meta_checkpoint: a meta-training run folder.
+        meta_checkpoint: a meta-training run folder (or its prior.keras).
         dataset: the dataset to adapt to (TFDS name or image folder).
         adaptation_config: `adaptation.AdaptationConfig` (None: defaults).
         data_dir: where TFDS datasets are prepared.
@@ -177,7 +177,7 @@ class BASEOracle(keras_tuner.Oracle):
         proposes, not here: a search resumed from its state never runs it.
 
         Args:
-            meta_checkpoint: a meta-training run folder.
+            meta_checkpoint: a meta-training run folder (or its prior.keras).
             dataset: the dataset to adapt to (TFDS name or image folder).
             adaptation_config: `adaptation.AdaptationConfig` for that.
             data_dir: where TFDS datasets are prepared.

@@ -44,7 +44,8 @@ flags.DEFINE_string(
     "checkpoint",
     None,
     "Meta-training run folder (the --output_dir of meta_train); its last "
-    "checkpoint is the prior W adapted from.",
+    "checkpoint is the prior W adapted from. Or the prior as one .keras "
+    "file: the prior.keras such a run folder holds.",
 )
 flags.DEFINE_string(
     "dataset",
