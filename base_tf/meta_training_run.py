@@ -9,22 +9,19 @@ one process at a time writes it. The config is also written as
 back the W of the last checkpoint.
 
 The prior also travels as one file, `prior.keras` (`save_prior_keras`;
-the meta-trainer writes it when the run finishes): the `BayesianSupernet`
-holding W, whose config carries the run's config and settings (its
-`meta_training` record). `read_config`, `read_settings`, `latest` and
-`load_prior` take such a file where they take a run folder, and read the
-same prior from it, so `bin/adapt --checkpoint=<run>/prior.keras` adapts
-as `--checkpoint=<run>` does.
+the meta-trainer writes it when the run finishes; see `prior_file`).
+`read_config`, `read_settings`, `latest` and `load_prior` take such a file
+where they take a run folder, and read the same prior from it, so
+`bin/adapt --checkpoint=<run>/prior.keras` adapts as `--checkpoint=<run>`
+does.
 """
 
 import json
 import os
-import zipfile
 
-import keras
 import tensorflow as tf
 
-from base_tf import run_folder
+from base_tf import prior_file, run_folder
 from base_tf.meta_training_config import MetaTrainingConfig
 from base_tf.model import BayesianSupernet
 
@@ -34,19 +31,7 @@ CHECKPOINT_DIR = "checkpoints"
 RUN_KIND = "meta-training"
 # MetaTrainingConfig fields that do not change W: a rerun may change them.
 RERUN_FIELDS = ("checkpoint_every",)
-# The run's last W as one file (`save_prior_keras`): named for what it
-# holds, as an adaptation's `posterior.json`; `.keras` is the suffix
-# `keras.models.load_model` reads the format by.
-PRIOR_FILE = "prior.keras"
-# A `.keras` file is a zip archive whose `config.json` is the model's
-# serialized config (Keras's format): the record is read from it without
-# building the supernet.
-_KERAS_CONFIG = "config.json"
-_HOW_TO_GET_ONE = (
-    "pass a meta-training run folder (the --output_dir of `bazel run "
-    "//bin:meta_train`) or the prior.keras file one holds "
-    "(`meta_training.save_prior_keras(<run folder>)` writes it)"
-)
+PRIOR_FILE = prior_file.PRIOR_FILE
 
 
 def prior_model(config, image_channels=3, meta_training=None):
@@ -62,11 +47,6 @@ def prior_model(config, image_channels=3, meta_training=None):
         seed=config.seed,
         meta_training=meta_training,
     )
-
-
-def is_prior_file(path):
-    """Whether `path` names a `.keras` file of a prior, not a run folder."""
-    return os.fspath(path).endswith(".keras")
 
 
 def is_chief(strategy):
@@ -212,8 +192,8 @@ def read_settings(output_dir):
         ValueError: the folder is not a meta-training run (or the file
             not a prior's).
     """
-    if is_prior_file(output_dir):
-        return _prior_file_record(output_dir)["settings"]
+    if prior_file.is_prior_file(output_dir):
+        return prior_file.read_record(output_dir)["settings"]
     record = run_folder.read_settings(output_dir)
     if record is not None:
         kind, settings = record
@@ -244,8 +224,8 @@ def read_config(output_dir):
         ValueError: the folder is not a meta-training run (or the file
             not a prior's).
     """
-    if is_prior_file(output_dir):
-        return _config(_prior_file_record(output_dir)["config"], output_dir)
+    if prior_file.is_prior_file(output_dir):
+        return _config(prior_file.read_record(output_dir)["config"], output_dir)
     path = os.path.join(output_dir, CONFIG_FILE)
     if not os.path.isfile(path):
         raise ValueError(
@@ -291,8 +271,8 @@ def latest(output_dir):
         ValueError: the folder is not a meta-training run or has no
             checkpoint yet (or the file is not a prior's).
     """
-    if is_prior_file(output_dir):
-        _prior_file_record(output_dir)
+    if prior_file.is_prior_file(output_dir):
+        prior_file.read_record(output_dir)
         return os.fspath(output_dir)
     read_config(output_dir)
     path = tf.train.latest_checkpoint(os.path.join(output_dir, CHECKPOINT_DIR))
@@ -326,15 +306,16 @@ def load_prior(output_dir):
             the file is not a prior's, or does not fit the config it
             carries).
     """
-    if is_prior_file(output_dir):
-        return _load_prior_file(output_dir)
+    if prior_file.is_prior_file(output_dir):
+        config = read_config(output_dir)
+        return config, prior_file.load(output_dir, config)
     config = read_config(output_dir)
     path = latest(output_dir)
     settings = read_settings(output_dir)
     model = prior_model(
         config,
         settings["image_channels"],
-        meta_training=_record(config, settings),
+        meta_training=prior_file.record(config, settings),
     )
     epoch = tf.Variable(0, dtype=tf.int64, trainable=False)
     checkpoint = tf.train.Checkpoint(model=model, epoch=epoch)
@@ -371,93 +352,6 @@ def save_prior_keras(output_dir, path=None):
     """
     if path is None:
         path = os.path.join(output_dir, PRIOR_FILE)
-    path = os.fspath(path)
-    if not is_prior_file(path):
-        raise ValueError(
-            f"{path!r}: a prior's file must end in .keras (the suffix Keras "
-            "reads the format by); give a name such as prior.keras."
-        )
+    path = prior_file.check_path(path)  # before any work
     _, model = load_prior(output_dir)
-    partial = path[: -len(".keras")] + ".partial.keras"
-    model.save(partial)
-    os.replace(partial, path)
-    return path
-
-
-def _record(config, settings):
-    """The `meta_training` record a prior's file carries: the run's config
-    (`read_config`) and settings (`read_settings`)."""
-    return {"config": config.to_dict(), "settings": settings}
-
-
-def _prior_file_record(path):
-    """The `meta_training` record of a prior's `.keras` file, read from its
-    config without building the model.
-
-    Raises:
-        ValueError: no such file, not a `.keras` file, not a
-            `BayesianSupernet`, or one without the record.
-    """
-    if not os.path.isfile(path):
-        raise ValueError(f"{path!r}: no such file; {_HOW_TO_GET_ONE}.")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            saved = json.loads(archive.read(_KERAS_CONFIG))
-    except (OSError, KeyError, ValueError, zipfile.BadZipFile) as e:
-        raise ValueError(
-            f"{path} is not a .keras file ({type(e).__name__}: {e}); "
-            f"{_HOW_TO_GET_ONE}."
-        ) from None
-    wanted = keras.saving.get_registered_name(BayesianSupernet)
-    found = saved.get("registered_name") or saved.get("class_name")
-    if found != wanted:
-        raise ValueError(
-            f"{path} holds a Keras {found!r}, not a meta-trained prior (a "
-            f"{wanted}); {_HOW_TO_GET_ONE}."
-        )
-    record = (saved.get("config") or {}).get("meta_training")
-    if not isinstance(record, dict) or not {"config", "settings"} <= set(
-        record
-    ):
-        raise ValueError(
-            f"{path} holds a BayesianSupernet but not the meta-training "
-            "config and settings it was learned with, which adaptation "
-            "needs: write the file with `meta_training.save_prior_keras"
-            "(<run folder>)` (not a bare `model.save`), or pass the run "
-            "folder."
-        )
-    return record
-
-
-def _load_prior_file(path):
-    """`load_prior` of a prior's `.keras` file."""
-    record = _prior_file_record(path)
-    config = _config(record["config"], path)
-    try:
-        model = keras.saving.load_model(path, compile=False)
-    except (OSError, KeyError, TypeError, ValueError) as e:
-        raise ValueError(
-            f"{path} could not be loaded ({type(e).__name__}: "
-            f"{str(e).splitlines()[0] if str(e) else ''}); was it written by "
-            "another version of base-tf or Keras? Write it again with "
-            "`meta_training.save_prior_keras(<run folder>)`."
-        ) from None
-    net = model.supernet
-    found = (net.space.name, net.channels, net.num_cells, net.num_classes)
-    wanted = (
-        config.search_space,
-        config.channels,
-        config.num_cells,
-        config.num_classes,
-    )
-    if found != wanted or (
-        net.image_channels != record["settings"].get("image_channels")
-    ):
-        raise ValueError(
-            f"{path} holds a supernet (space, channels, cells, classes) = "
-            f"{found} of {net.image_channels}-channel images, which does not "
-            f"fit the config it carries ({wanted}, "
-            f"{record['settings'].get('image_channels')} channels): was it "
-            "edited? Write it again with `save_prior_keras`."
-        )
-    return config, model
+    return prior_file.write(model, path)
