@@ -53,6 +53,7 @@ def main():
     # (and its `full` priors) are the ones adapted here.
     harness = sq.parse_args([f"--work_dir={args.work_dir}"])
     free = sq.parameter_free_ops(harness.space)
+    cell_type = search_space.get_space(harness.space).cell_types[0]
     targets = args.targets.split(",")
     rows, lines = [], []
 
@@ -82,7 +83,7 @@ def main():
                 arch_learning_rate=rate,
                 temperature=temperature,
                 warmup=warmup,
-                collapsed=not sq.has_parametric_path(genotype, free),
+                collapsed=not sq.has_parametric_path(genotype, free, cell_type),
             )
             rows.append(cell)
             log(

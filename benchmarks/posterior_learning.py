@@ -36,7 +36,10 @@ import time
 import numpy as np
 import tensorflow as tf
 
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import search_quality as sq  # noqa: E402
 
 from base_tf import (  # noqa: E402
     adaptation,
@@ -58,8 +61,6 @@ VARIANTS = {
         "rho_learning_rate": 2.5,
     },
 }
-
-PARAMETRIC = ("nor_conv_1x1", "nor_conv_3x3")
 
 
 def base_config(args, seed):
@@ -92,18 +93,10 @@ def task_distribution(config, data_dir):
 
 
 def has_parametric_path(genotype):
-    """Whether some input-to-output path of a NAS-Bench-201 cell has a
-    convolution (a cell without one is a collapse onto parameter-free ops)."""
-    # Node j's best: 0 = no path, 1 = parameter-free path, 2 = with a conv.
-    best = {0: 1}
-    for j, node in enumerate(genotype.nodes, start=1):
-        value = 0
-        for op, i in node:
-            if op == "none" or best.get(i, 0) == 0:
-                continue
-            value = max(value, 2 if op in PARAMETRIC else best[i])
-        best[j] = value
-    return best[len(genotype.nodes)] == 2
+    """Whether some input-to-output path of a NAS-Bench-201 cell goes
+    through an op with weights (a cell without one has collapsed)."""
+    free = sq.parameter_free_ops("nas_bench_201")
+    return sq.has_parametric_path(genotype, free, "cell")
 
 
 def gradient_scales(args, data_dir):
